@@ -1,0 +1,178 @@
+"""Reference central service: subscribe to every gateway's readings, store once, send receipts.
+
+Uses an MQTT v5 shared subscription so several instances split the load. Each message is
+acknowledged to the broker only after it is committed (manual ack), and the receipt goes to the
+gateway only after the commit too: a crash anywhere in between makes the broker (or the
+gateway) send it again, and the id makes the second copy harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as paho
+
+from central.store import CentralStore, Incoming
+from gateway.backoff import Backoff
+from gateway.errors import PublishError
+from gateway.mqtt import BrokerSettings, MqttConnection
+from gateway.payload import from_payload
+
+_LOGGER = logging.getLogger(__name__)
+
+SHARE_GROUP = "gempita-central"
+READINGS_FILTER = "gempita/v1/+/readings"
+RECEIPT_CHUNK = 500
+
+
+@dataclass(slots=True)
+class CentralStats:
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    receipts_sent: int = 0
+
+
+@dataclass(slots=True)
+class _Msg:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    items: list[_Msg] = field(default_factory=list)
+
+
+class CentralService:
+    def __init__(
+        self,
+        store: CentralStore,
+        settings: BrokerSettings,
+        *,
+        on_stored: Callable[[list[dict[str, object]]], None] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.on_stored = on_stored
+        self.backoff = backoff or Backoff(initial_s=0.5, cap_s=30.0)
+        self.stats = CentralStats()
+        self.ready = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-db")
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    await self._session()
+                except PublishError as exc:
+                    _LOGGER.warning("central: %s", exc)
+                self.ready.clear()
+                await asyncio.sleep(self.backoff.next_delay())
+        finally:
+            self._executor.shutdown(wait=True)
+
+    async def _session(self) -> None:
+        queue: list[_Msg] = []
+        wake = asyncio.Event()
+
+        def on_message(msg: paho.MQTTMessage) -> None:
+            queue.append(_Msg(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+            wake.set()
+
+        conn = MqttConnection(self.settings, on_message=on_message, manual_ack=True)
+        try:
+            await conn.connect()
+            conn.subscribe(f"$share/{SHARE_GROUP}/{READINGS_FILTER}", qos=1)
+            self.backoff.reset()
+            self.ready.set()
+            _LOGGER.info("central subscribed to %s on %s", READINGS_FILTER, self.settings.url)
+            flusher = asyncio.create_task(self._flush_loop(conn, queue, wake), name="central-flush")
+            try:
+                waiters: set[asyncio.Future[object]] = {flusher, conn.closed}  # type: ignore[arg-type]
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                flusher.cancel()
+                results = await asyncio.gather(flusher, return_exceptions=True)
+            if isinstance(results[0], Exception):
+                # A store failure: drop the connection so unacked messages are redelivered.
+                _LOGGER.error("central store failed: %s", results[0])
+            reason = conn.closed.result() if conn.closed.done() else "store failure"
+            raise PublishError(reason)
+        finally:
+            await conn.close()
+
+    async def _flush_loop(
+        self, conn: MqttConnection, queue: list[_Msg], wake: asyncio.Event
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await wake.wait()
+            wake.clear()
+            while queue:
+                batch = queue[:5000]
+                del queue[: len(batch)]
+                good, bad = self._parse(batch)
+                new_ids = await loop.run_in_executor(self._executor, self.store.store, good)
+                for msg, reason in bad:
+                    await loop.run_in_executor(
+                        self._executor, self.store.dead_letter, msg.topic, msg.payload, reason
+                    )
+                    self.stats.dead_letters += 1
+                    _LOGGER.warning("dead-lettered a message on %s: %s", msg.topic, reason)
+                self.stats.stored += len(new_ids)
+                self.stats.duplicates += len(good) - len(new_ids)
+                self._send_receipts(conn, good)
+                for msg in batch:
+                    if msg.qos:
+                        conn.ack(msg.mid, msg.qos)
+                if self.on_stored is not None and new_ids:
+                    fresh = set(new_ids)
+                    self.on_stored([json.loads(r.payload) for r in good if r.id in fresh])
+
+    def _parse(self, batch: list[_Msg]) -> tuple[list[Incoming], list[tuple[_Msg, str]]]:
+        good: list[Incoming] = []
+        bad: list[tuple[_Msg, str]] = []
+        for msg in batch:
+            topic_gateway = msg.topic.split("/")[2] if msg.topic.count("/") >= 3 else ""
+            try:
+                data = json.loads(msg.payload)
+                reading = from_payload(data)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                bad.append((msg, f"unparseable reading: {type(exc).__name__}: {exc}"))
+                continue
+            if reading.gateway_id != topic_gateway:
+                bad.append((msg, f"gateway_id {reading.gateway_id!r} does not match topic"))
+                continue
+            good.append(
+                Incoming(
+                    id=reading.id,
+                    gateway_id=reading.gateway_id,
+                    kind=reading.kind.value,
+                    measured_at=data["measured_at"],
+                    payload=msg.payload.decode(),
+                )
+            )
+        return good, bad
+
+    def _send_receipts(self, conn: MqttConnection, good: list[Incoming]) -> None:
+        by_gateway: dict[str, list[str]] = {}
+        for r in good:
+            by_gateway.setdefault(r.gateway_id, []).append(r.id)
+        for gateway_id, ids in by_gateway.items():
+            for start in range(0, len(ids), RECEIPT_CHUNK):
+                chunk = ids[start : start + RECEIPT_CHUNK]
+                body = {"schema": "gempita.receipt/1", "ids": chunk}
+                conn.publish(
+                    f"gempita/v1/{gateway_id}/receipts",
+                    json.dumps(body, separators=(",", ":")).encode(),
+                )
+                self.stats.receipts_sent += len(chunk)

@@ -1,0 +1,2 @@
+"""Gempita Edge gateway service."""
+__version__ = "0.1.0"

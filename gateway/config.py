@@ -1,0 +1,234 @@
+"""Gateway configuration: a TOML file, checked strictly before anything starts.
+
+Every mistake names the key (`mqtt.url`) or the file and says what is wrong, so an operator at
+a kiosk can fix it from the message alone. Unknown keys are errors, not silently ignored: a
+typo in `max_readings` must not leave the default in force unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.devices import DeviceConfig
+from gateway.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySection:
+    id: str = "gw-001"
+    site_id: str = ""
+    state_dir: str = "/var/lib/gempita"
+    timezone: str = "Asia/Makassar"  # WITA: Balikpapan's wall clock
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSection:
+    path: str = "outbox.db"  # relative paths are inside gateway.state_dir
+    # "full": every commit is fsync'd before it is acknowledged (survives power loss).
+    # "normal": WAL syncs at checkpoints only: survives a crash of the process, but a power cut
+    # may lose the last commits. Use "full" on kiosks without a UPS.
+    synchronous: str = "full"
+    max_readings: int = 500_000  # unconfirmed readings kept before new ones are refused
+    max_db_mb: int = 0  # 0: no size cap besides the disk itself
+    retention_hours: float = 168.0  # confirmed readings are purged after this
+    resend_after_s: float = 600.0  # published but unconfirmed for this long: send again
+    batch_max: int = 2000  # rows per group commit
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSection:
+    url: str = "mqtt://127.0.0.1:1883"
+    client_id: str = ""  # default: the gateway id
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    keepalive_s: int = 30
+    window: int = 1000  # QoS 1 messages in flight (application-enforced)
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    status_interval_s: float = 30.0
+    error_retry_s: float = 300.0  # a refused reading (PUBACK >= 0x80) waits this long
+
+
+@dataclass(frozen=True, slots=True)
+class KioskSection:
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    gateway: GatewaySection = field(default_factory=GatewaySection)
+    outbox: OutboxSection = field(default_factory=OutboxSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    kiosk: KioskSection = field(default_factory=KioskSection)
+    devices: tuple[DeviceConfig, ...] = ()
+    source: str = "<defaults>"
+
+    @property
+    def outbox_path(self) -> Path:
+        path = Path(self.outbox.path)
+        return path if path.is_absolute() else Path(self.gateway.state_dir) / path
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or self.gateway.id
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "gateway": GatewaySection,
+    "outbox": OutboxSection,
+    "mqtt": MqttSection,
+    "kiosk": KioskSection,
+}
+_DEVICE_KEYS = {f.name for f in dataclasses.fields(DeviceConfig)}
+
+
+def _check_value(where: str, value: Any, annotation: Any) -> Any:
+    expected = annotation
+    if isinstance(expected, str):
+        expected = {"str": str, "int": int, "float": float, "bool": bool}.get(expected, expected)
+    origin = typing.get_origin(expected)
+    if origin is dict or expected == "dict[str, Any]":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
+        return value
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build_section(name: str, cls: type[Any], raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}]: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(sorted(known))})")
+        kwargs[key] = _check_value(f"{name}.{key}", value, hints[key])
+    return cls(**kwargs)
+
+
+def _build_device(index: int, raw: Any) -> DeviceConfig:
+    where = f"devices[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table ([[devices]])")
+    unknown = set(raw) - _DEVICE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}.{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(_DEVICE_KEYS))})"
+        )
+    for key in ("name", "transport"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f"{where}.{key}: required (a non-empty string)")
+    options = raw.get("options", {})
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where}.options: expected a table")
+    kwargs = {k: v for k, v in raw.items() if k != "options"}
+    for key, value in kwargs.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {value!r}")
+    if raw["transport"] not in ("ble", "serial", "simulated"):
+        raise ConfigError(
+            f"{where}.transport: {raw['transport']!r} is not one of ble, serial, simulated"
+        )
+    if raw.get("kind") not in (None, "blood_pressure", "glucose"):
+        raise ConfigError(f"{where}.kind: {raw['kind']!r} is not blood_pressure or glucose")
+    return DeviceConfig(options=types.MappingProxyType(dict(options)), **kwargs)
+
+
+def _validate(config: Config) -> None:
+    g, o, m = config.gateway, config.outbox, config.mqtt
+    if not g.id or not all(c.isalnum() or c in "-_" for c in g.id):
+        raise ConfigError(f"gateway.id: {g.id!r} must be letters, digits, '-' or '_' only")
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(g.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"gateway.timezone: unknown time zone {g.timezone!r}") from exc
+    if o.synchronous not in ("full", "normal"):
+        raise ConfigError(f"outbox.synchronous: {o.synchronous!r} must be 'full' or 'normal'")
+    for key in ("max_readings", "batch_max"):
+        if getattr(o, key) < 1:
+            raise ConfigError(f"outbox.{key}: must be at least 1")
+    if o.max_db_mb < 0:
+        raise ConfigError("outbox.max_db_mb: must be 0 (no cap) or more")
+    parts = urlsplit(m.url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(
+            f"mqtt.url: {m.url!r} is not a broker URL like mqtts://broker.example:8883"
+        )
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"mqtt.url: bad port in {m.url!r}") from exc
+    for key in ("ca_file", "cert_file", "key_file"):
+        path = getattr(m, key)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"mqtt.{key}: file {path} does not exist or is not a file")
+    if bool(m.cert_file) != bool(m.key_file):
+        raise ConfigError("mqtt.cert_file and mqtt.key_file must be given together")
+    if m.window < 1 or m.window > 60_000:
+        raise ConfigError("mqtt.window: must be between 1 and 60000 (MQTT packet ids are 16-bit)")
+    names = [d.name for d in config.devices]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ConfigError(f"devices: name {sorted(dupes)[0]!r} is used twice")
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
+    kwargs: dict[str, Any] = {"source": source}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            kwargs[key] = _build_section(key, _SECTIONS[key], value)
+        elif key == "devices":
+            if not isinstance(value, list):
+                raise ConfigError("devices: expected an array of tables ([[devices]])")
+            kwargs["devices"] = tuple(_build_device(i, d) for i, d in enumerate(value))
+        else:
+            raise ConfigError(
+                f"{key}: unknown section (known: {', '.join([*sorted(_SECTIONS), 'devices'])})"
+            )
+    config = Config(**kwargs)
+    _validate(config)
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from exc
+    return parse_config(data, source=str(path))

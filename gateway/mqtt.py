@@ -1,0 +1,262 @@
+"""A thin asyncio adapter over paho-mqtt 2 (MQTT v5), shared by the gateway and central.
+
+paho does the protocol; this module only plugs its socket into the event loop through paho's
+socket callbacks (no paho thread, so no locks around our state) and turns CONNACK and
+disconnects into awaitables. One `MqttConnection` is one network connection: reconnecting
+means making a new one, which keeps paho's internal state from leaking across sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.errors import BrokerRefusedError, PublishError
+
+_LOGGER = logging.getLogger(__name__)
+
+OnMessage = Callable[[paho.MQTTMessage], None]
+OnPublish = Callable[[int, int, str], None]  # mid, reason code value, reason text
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    url: str  # mqtt://host:port or mqtts://host:port
+    client_id: str
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    keepalive_s: int = 30
+    session_expiry_s: int = 0  # >0: the broker keeps our subscriptions while we are away
+    connect_timeout_s: float = 10.0
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+def _reason(rc: ReasonCode | int) -> tuple[int, str]:
+    if isinstance(rc, ReasonCode):
+        return rc.value, rc.getName()
+    return int(rc), paho.error_string(rc)
+
+
+class MqttConnection:
+    """One MQTT v5 connection driven by the running asyncio loop."""
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        *,
+        will: tuple[str, bytes, bool] | None = None,  # topic, payload, retain
+        on_message: OnMessage | None = None,
+        on_publish: OnPublish | None = None,
+        manual_ack: bool = False,
+    ) -> None:
+        self.settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=manual_ack,
+        )
+        # The application enforces its own in-flight window: paho's own limit scans its
+        # in-flight table on every PUBACK (measured 2x slower, PLATFORM.md).
+        client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
+        if settings.tls:
+            context = ssl.create_default_context(
+                ssl.Purpose.SERVER_AUTH, cafile=settings.ca_file or None
+            )
+            if settings.cert_file:
+                context.load_cert_chain(settings.cert_file, settings.key_file)
+            client.tls_set_context(context)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1, retain=will[2])
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        if on_message is not None:
+            client.on_message = lambda _c, _u, msg: on_message(msg)
+        if on_publish is not None:
+            client.on_publish = lambda _c, _u, mid, rc, _p: on_publish(mid, *_reason(rc))
+        self.client = client
+        self._connack: asyncio.Future[None] = self._loop.create_future()
+        self.closed: asyncio.Future[str] = self._loop.create_future()
+        self._sock: socket.socket | None = None
+        self._writing = False
+        self._misc_task: asyncio.Task[None] | None = None
+
+    # --- socket plumbing (paho calls these; they may come from the connect thread) ----------
+
+    def _in_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        self._in_loop(self._add_reader, sock)
+
+    def _add_reader(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._loop.add_reader(sock, self._read)
+
+    def _read(self) -> None:
+        self.client.loop_read()
+
+    def _on_socket_close(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        self._in_loop(self._remove_socket, sock)
+
+    def _remove_socket(self, sock: socket.socket) -> None:
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+        self._writing = False
+        self._sock = None
+
+    def _on_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            if not self._writing:
+                self._writing = True
+                self._loop.add_writer(sock, self._write)
+        else:
+            self._loop.call_soon_threadsafe(self._on_register_write, _c, _u, sock)
+
+    def _write(self) -> None:
+        self.client.loop_write()
+
+    def _on_unregister_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        self._in_loop(self._remove_writer, sock)
+
+    def _remove_writer(self, sock: socket.socket) -> None:
+        self._writing = False
+        self._loop.remove_writer(sock)
+
+    # --- connection life cycle -------------------------------------------------------------
+
+    def _on_connect(
+        self, _c: paho.Client, _u: Any, _flags: Any, rc: ReasonCode, _p: Any = None
+    ) -> None:
+        code, name = _reason(rc)
+        if self._connack.done():
+            return
+        if code >= 0x80:
+            self._connack.set_exception(BrokerRefusedError(code, name, "the connection"))
+        else:
+            self._connack.set_result(None)
+
+    def _on_disconnect(
+        self, _c: paho.Client, _u: Any, _flags: Any, rc: ReasonCode, _p: Any = None
+    ) -> None:
+        code, name = _reason(rc)
+        reason = f"disconnected: {name} (0x{code:02X})"
+        if not self._connack.done():
+            self._connack.set_exception(PublishError(f"broker closed the connection: {name}"))
+        if not self.closed.done():
+            self.closed.set_result(reason)
+
+    async def connect(self) -> None:
+        s = self.settings
+        timeout = s.connect_timeout_s
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho untyped
+        if s.session_expiry_s:
+            props.SessionExpiryInterval = s.session_expiry_s
+        # TCP connect + TLS handshake block: do them off the event loop.
+        try:
+            rc = await asyncio.wait_for(
+                self._loop.run_in_executor(
+                    None,
+                    lambda: self.client.connect(
+                        s.host,
+                        s.port,
+                        keepalive=s.keepalive_s,
+                        clean_start=not s.session_expiry_s,
+                        properties=props,
+                    ),
+                ),
+                timeout,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise PublishError(f"cannot reach broker {s.url}: {exc}") from exc
+        except TimeoutError as exc:
+            raise PublishError(f"cannot reach broker {s.url}: timed out") from exc
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise PublishError(f"cannot reach broker {s.url}: {paho.error_string(rc)}")
+        self._misc_task = asyncio.create_task(self._misc_loop(), name="mqtt-misc")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connack), timeout)
+        except TimeoutError as exc:
+            await self.close()
+            raise PublishError(f"broker {s.url} did not answer CONNECT in {timeout:.0f} s") from exc
+        except PublishError:
+            await self.close()
+            raise
+
+    async def _misc_loop(self) -> None:
+        # paho needs a periodic tick for keepalive PINGREQ and retries.
+        while True:
+            await asyncio.sleep(1.0)
+            if self.client.loop_misc() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if not self.closed.done():
+                    self.closed.set_result("connection lost (keepalive)")
+                return
+
+    async def close(self) -> None:
+        if self.client.is_connected():
+            self.client.disconnect()
+            # Give paho one write to send DISCONNECT (so the broker does not fire the will).
+            if self._sock is not None:
+                self.client.loop_write()
+        sock = self._sock
+        if sock is not None:
+            self._remove_socket(sock)
+            sock.close()  # paho closes on a clean DISCONNECT; a dead link needs it from us
+        if self._misc_task is not None:
+            self._misc_task.cancel()
+            await asyncio.gather(self._misc_task, return_exceptions=True)
+        if not self.closed.done():
+            self.closed.set_result("closed by us")
+
+    # --- operations ---------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
+        """Queue a publish; returns the message id (the PUBACK arrives via on_publish)."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise PublishError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        return info.mid
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        rc, _mid = self.client.subscribe(topic, qos=qos)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise PublishError(f"subscribe to {topic} failed: {paho.error_string(rc)}")
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.client.ack(mid, qos)

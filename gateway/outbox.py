@@ -1,0 +1,233 @@
+"""The async outbox: durable buffer between device sessions and the publisher.
+
+All SQLite work runs on one dedicated thread (a connection is not shared across threads, and
+an fsync must never stall the event loop). Writers are grouped: every `commit()` that arrives
+while a transaction is being written joins the next one, so under load many readings share one
+fsync while a lone reading still commits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.errors import OutboxClosedError, OutboxError, OutboxFullError
+from gateway.outbox_store import (
+    Counts,
+    OutboxStore,
+    PendingRow,
+    Row,
+    StoreOutcome,
+    StoreRequest,
+)
+from gateway.payload import encode_reading, rfc3339
+from gateway.reading import Reading
+from gateway.sink import CommitResult, Cursor
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def reading_row(reading: Reading) -> Row:
+    return Row(
+        id=reading.id,
+        device_id=reading.device.id,
+        kind=reading.kind.value,
+        measured_at=rfc3339(reading.measured_at),
+        payload=encode_reading(reading),
+    )
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: StoreRequest
+    future: asyncio.Future[StoreOutcome]
+
+
+@dataclass(slots=True)
+class Alarms:
+    """Conditions an operator must see (status topic, `gempita status`)."""
+
+    full: bool = False
+    storage: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_list(self) -> list[str]:
+        out = []
+        if self.full:
+            out.append("outbox_full")
+        if self.storage:
+            out.append(f"storage_error: {self.storage}")
+        out.extend(f"{k}: {v}" for k, v in sorted(self.extra.items()))
+        return out
+
+
+class Outbox:
+    """Async facade over `OutboxStore`; implements `gateway.sink.ReadingSink`."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        max_readings: int = 500_000,
+        max_db_mb: int = 0,
+        batch_max: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = OutboxStore(
+            path,
+            synchronous=synchronous,
+            max_readings=max_readings,
+            max_db_mb=max_db_mb,
+            clock=clock,
+        )
+        self._batch_max = batch_max
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
+        self._queue: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+        self._closing = False
+        self.new_pending = asyncio.Event()  # set after each commit that stored something
+        self.alarms = Alarms()
+        self.stored_total = 0
+        self.duplicates_total = 0
+
+    async def _db(self, fn: Callable[..., _T], *args: Any) -> _T:
+        if self._closed:
+            raise OutboxClosedError(f"outbox {self.store.path} is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def open(self) -> None:
+        await self._db(self.store.open)
+        self._writer = asyncio.create_task(self._write_loop(), name="outbox-writer")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        # Let the writer finish what callers are already awaiting: a reading handed to commit()
+        # before close() is committed, not dropped.
+        self._closing = True
+        self._wakeup.set()
+        if self._writer is not None:
+            await self._writer
+        for pending in self._queue:
+            if not pending.future.done():
+                pending.future.set_exception(OutboxClosedError("outbox closed before commit"))
+        self._queue.clear()
+        await self._db(self.store.close)
+        self._closed = True
+        self._executor.shutdown(wait=True)
+
+    async def __aenter__(self) -> Outbox:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    # --- ReadingSink --------------------------------------------------------------------------
+
+    async def commit(
+        self, readings: Sequence[Reading], *, cursor: Cursor | None = None
+    ) -> CommitResult:
+        outcome = await self.commit_rows(
+            [reading_row(r) for r in readings],
+            None if cursor is None else (cursor.device_id, cursor.name, cursor.value),
+        )
+        return CommitResult(stored=outcome.stored, duplicates=outcome.duplicates)
+
+    async def commit_rows(
+        self, rows: Sequence[Row], cursor: tuple[str, str, str] | None = None
+    ) -> StoreOutcome:
+        if self._closed or self._closing or self._writer is None:
+            raise OutboxClosedError(f"outbox {self.store.path} is not open")
+        future: asyncio.Future[StoreOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(StoreRequest(rows, cursor), future))
+        self._wakeup.set()
+        outcome = await future
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    async def get_cursor(self, device_id: str, name: str = "records") -> str | None:
+        return await self._db(self.store.get_cursor, device_id, name)
+
+    async def _write_loop(self) -> None:
+        while not (self._closing and not self._queue):
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch: list[_Pending] = []
+                rows = 0
+                while self._queue and (not batch or rows < self._batch_max):
+                    item = self._queue.pop(0)
+                    batch.append(item)
+                    rows += len(item.request.rows)
+                outcomes = await self._db(self.store.store, [p.request for p in batch])
+                self._settle(batch, outcomes)
+
+    def _settle(self, batch: list[_Pending], outcomes: list[StoreOutcome]) -> None:
+        stored_any = False
+        full = False
+        storage_error: str | None = None
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if outcome.error is not None:
+                if isinstance(outcome.error, OutboxFullError):
+                    full = True
+                else:
+                    storage_error = str(outcome.error)
+                _LOGGER.error("reading(s) refused by the outbox: %s", outcome.error)
+            else:
+                stored_any = stored_any or outcome.stored > 0
+                self.stored_total += outcome.stored
+                self.duplicates_total += outcome.duplicates
+            if not pending.future.done():
+                pending.future.set_result(outcome)
+        self.alarms.full = full or self.store.unconfirmed >= self.store.max_readings
+        if storage_error is not None:
+            self.alarms.storage = storage_error
+        elif stored_any:
+            self.alarms.storage = None
+        if stored_any:
+            self.new_pending.set()
+
+    # --- publisher side -------------------------------------------------------------------------
+
+    async def fetch_pending(self, after_seq: int, limit: int) -> list[PendingRow]:
+        return await self._db(self.store.fetch_pending, after_seq, limit)
+
+    async def mark_published(self, seqs: Sequence[int]) -> int:
+        return await self._db(self.store.mark_published, seqs)
+
+    async def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:
+        await self._db(self.store.mark_refused, seq, error, retry_in_s)
+
+    async def mark_confirmed(self, ids: Sequence[str]) -> tuple[int, int]:
+        result = await self._db(self.store.mark_confirmed, ids)
+        if self.store.unconfirmed < self.store.max_readings:
+            self.alarms.full = False
+        return result
+
+    async def requeue_unconfirmed(self, older_than_s: float) -> int:
+        return await self._db(self.store.requeue_unconfirmed, older_than_s)
+
+    async def purge_confirmed(self, older_than_s: float) -> int:
+        return await self._db(self.store.purge_confirmed, older_than_s)
+
+    async def counts(self) -> Counts:
+        return await self._db(self.store.counts)
+
+    async def states(self, ids: Sequence[str]) -> dict[str, str]:
+        return await self._db(self.store.states, ids)
+
+
+__all__ = ["Outbox", "OutboxError", "reading_row"]

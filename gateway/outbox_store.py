@@ -1,0 +1,451 @@
+"""The outbox's SQLite store (synchronous; one connection, used from one thread).
+
+States: PENDING (committed, not yet acknowledged by the broker) -> PUBLISHED (PUBACK received)
+-> CONFIRMED (central stored it) -> deleted after the retention window. A published reading
+that central never confirms goes back to PENDING after `resend_after_s`, so a broker that lost
+it cannot lose it for us.
+
+Durability: WAL with `synchronous=FULL` fsyncs the WAL on every commit, so a reading is on disk
+before `commit()` returns (survives power loss). `NORMAL` syncs only at checkpoints: it
+survives a process crash or kill -9, not a power cut. SQLite errors are mapped once, in
+`_map_error`, to typed outbox errors; a failed transaction rolls back whole and never touches
+what was committed before.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
+from gateway.errors import (
+    OutboxCorruptError,
+    OutboxError,
+    OutboxFullError,
+    OutboxLockedError,
+    OutboxStorageFullError,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+PENDING, PUBLISHED, CONFIRMED = 0, 1, 2
+STATE_NAMES = {PENDING: "pending", PUBLISHED: "published", CONFIRMED: "confirmed"}
+HEAD_REVISION = "0002"
+
+_metadata = sa.MetaData()
+outbox_table = sa.Table(
+    "outbox",
+    _metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("device_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("measured_at", sa.String(32), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("published_at", sa.Float),
+    sa.Column("confirmed_at", sa.Float),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("retry_at", sa.Float),
+)
+cursor_table = sa.Table(
+    "device_cursor",
+    _metadata,
+    sa.Column("device_id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+_INSERT = outbox_table.insert().prefix_with("OR IGNORE")
+_UPSERT_CURSOR = sa.text(
+    "INSERT INTO device_cursor (device_id, name, value, updated_at) "
+    "VALUES (:device_id, :name, :value, :updated_at) "
+    "ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, "
+    "updated_at = excluded.updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One reading ready to store: the payload is final, bytes sent as-is on every retry."""
+
+    id: str
+    device_id: str
+    kind: str
+    measured_at: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    seq: int
+    id: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    pending: int
+    published: int
+    confirmed: int
+    refused: int  # pending rows waiting after a broker refusal
+    oldest_pending_created_at: float | None  # oldest reading not yet confirmed
+    last_error: str | None
+
+    @property
+    def unconfirmed(self) -> int:
+        return self.pending + self.published
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRequest:
+    rows: Sequence[Row]
+    cursor: tuple[str, str, str] | None  # (device_id, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    stored: int = 0
+    duplicates: int = 0
+    error: OutboxError | None = None
+
+
+def _map_error(exc: BaseException, path: Path) -> OutboxError:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    name = getattr(orig, "sqlite_errorname", "")
+    text = str(orig)
+    if name in ("SQLITE_FULL",) or "disk is full" in text:
+        return OutboxStorageFullError(
+            f"outbox {path}: disk or size cap is full ({text}); committed readings are safe, "
+            "new readings are refused until space is freed (check `df`, outbox.max_db_mb)"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return OutboxLockedError(
+            f"outbox {path}: database is locked by another process ({text}); "
+            "is a second gateway running on the same state directory?"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text:
+        return OutboxCorruptError(
+            f"outbox {path}: file is damaged or not an outbox database ({text}); the gateway "
+            "will not touch it. Move it aside (keep it for recovery) and restart"
+        )
+    return OutboxError(f"outbox {path}: {type(orig).__name__}: {text}")
+
+
+class OutboxStore:
+    """Synchronous store. Not thread-safe: the async `Outbox` calls it from one thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        max_readings: int = 500_000,
+        max_db_mb: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.max_readings = max_readings
+        self._clock = clock
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+        self._synchronous = synchronous.upper()
+        self._max_db_mb = max_db_mb
+        self.unconfirmed = 0
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        try:
+            self._open()
+        except DBAPIError as exc:
+            self.close()
+            raise _map_error(exc, self.path) from exc
+        except sqlite3.Error as exc:
+            self.close()
+            raise _map_error(exc, self.path) from exc
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            f"sqlite:///{self.path}",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False, "timeout": 5.0},
+        )
+        synchronous, max_db_mb = self._synchronous, self._max_db_mb
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # Fail fast on a damaged or foreign file instead of at the first insert.
+            cur.execute("PRAGMA schema_version").fetchone()
+            cur.execute("PRAGMA journal_mode=WAL").fetchone()
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute("PRAGMA busy_timeout=5000")
+            if max_db_mb:
+                page = cur.execute("PRAGMA page_size").fetchone()[0]
+                cur.execute(f"PRAGMA max_page_count={max_db_mb * 1024 * 1024 // page}")
+            cur.close()
+
+        self._engine = engine
+        self._conn = engine.connect()
+        self._migrate()
+        counts = self.counts()
+        self.unconfirmed = counts.unconfirmed
+
+    def _migrate(self) -> None:
+        conn = self._require()
+        current: str | None = None
+        has_version = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+        ).first()
+        if has_version:
+            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        conn.commit()
+        if current == HEAD_REVISION:
+            return  # the common case: skip importing Alembic (start-up time matters)
+        upgrade_schema(conn, "head")
+        conn.commit()
+        _LOGGER.info("outbox %s migrated from %s to %s", self.path, current, HEAD_REVISION)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _require(self) -> Connection:
+        if self._conn is None:
+            raise OutboxError(f"outbox {self.path} is not open")
+        return self._conn
+
+    def _run(self, work: Callable[[Connection], Any]) -> Any:
+        conn = self._require()
+        try:
+            result = work(conn)
+            conn.commit()
+        except (DBAPIError, sqlite3.Error) as exc:
+            try:
+                conn.rollback()
+            except (DBAPIError, sqlite3.Error):
+                _LOGGER.debug("rollback after a failed transaction also failed", exc_info=True)
+            raise _map_error(exc, self.path) from exc
+        return result
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def store(self, requests: Sequence[StoreRequest]) -> list[StoreOutcome]:
+        """Store many callers' readings in ONE transaction (group commit).
+
+        A request that would push the outbox past `max_readings` is refused alone; the others
+        still commit. Duplicate ids are ignored (the device re-sent what we already hold).
+        """
+        now = self._clock()
+        outcomes: list[StoreOutcome] = []
+        accepted: list[tuple[int, StoreRequest]] = []
+        room = self.max_readings - self.unconfirmed
+        for index, request in enumerate(requests):
+            if len(request.rows) > room:
+                outcomes.append(
+                    StoreOutcome(
+                        error=OutboxFullError(
+                            f"outbox {self.path} holds {self.unconfirmed} unconfirmed readings "
+                            f"(limit outbox.max_readings = {self.max_readings}); new readings "
+                            "are refused until the broker is reachable again"
+                        )
+                    )
+                )
+                continue
+            room -= len(request.rows)
+            accepted.append((index, request))
+            outcomes.append(StoreOutcome())
+        if not accepted:
+            return outcomes
+
+        def work(conn: Connection) -> list[tuple[int, int]]:
+            results: list[tuple[int, int]] = []
+            for _index, request in accepted:
+                stored = 0
+                if request.rows:
+                    params = [
+                        {
+                            "id": r.id,
+                            "device_id": r.device_id,
+                            "kind": r.kind,
+                            "measured_at": r.measured_at,
+                            "payload": r.payload,
+                            "state": PENDING,
+                            "created_at": now,
+                            "attempts": 0,
+                        }
+                        for r in request.rows
+                    ]
+                    stored = conn.execute(_INSERT, params).rowcount
+                if request.cursor is not None:
+                    device_id, name, value = request.cursor
+                    conn.execute(
+                        _UPSERT_CURSOR,
+                        {"device_id": device_id, "name": name, "value": value, "updated_at": now},
+                    )
+                results.append((stored, len(request.rows) - stored))
+            return results
+
+        try:
+            results: list[tuple[int, int]] = self._run(work)
+        except OutboxError as exc:
+            for index, _request in accepted:
+                outcomes[index] = StoreOutcome(error=exc)
+            return outcomes
+        for (index, _request), (stored, dupes) in zip(accepted, results, strict=True):
+            outcomes[index] = StoreOutcome(stored=stored, duplicates=dupes)
+            self.unconfirmed += stored
+        return outcomes
+
+    def get_cursor(self, device_id: str, name: str) -> str | None:
+        def work(conn: Connection) -> str | None:
+            value = conn.execute(
+                sa.select(cursor_table.c.value).where(
+                    cursor_table.c.device_id == device_id, cursor_table.c.name == name
+                )
+            ).scalar()
+            return None if value is None else str(value)
+
+        result: str | None = self._run(work)
+        return result
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    def fetch_pending(self, after_seq: int, limit: int) -> list[PendingRow]:
+        now = self._clock()
+        t = outbox_table
+
+        def work(conn: Connection) -> list[PendingRow]:
+            rows = conn.execute(
+                sa.select(t.c.seq, t.c.id, t.c.payload)
+                .where(
+                    t.c.state == PENDING,
+                    t.c.seq > after_seq,
+                    sa.or_(t.c.retry_at.is_(None), t.c.retry_at <= now),
+                )
+                .order_by(t.c.seq)
+                .limit(limit)
+            ).all()
+            return [PendingRow(r.seq, r.id, r.payload) for r in rows]
+
+        result: list[PendingRow] = self._run(work)
+        return result
+
+    def mark_published(self, seqs: Iterable[int]) -> int:
+        now = self._clock()
+        params = [{"s": s, "now": now} for s in seqs]
+        if not params:
+            return 0
+        stmt = sa.text(
+            "UPDATE outbox SET state = 1, published_at = :now, last_error = NULL, retry_at = NULL,"
+            " attempts = attempts + 1 WHERE seq = :s AND state = 0"
+        )
+        changed: int = self._run(lambda conn: conn.execute(stmt, params).rowcount)
+        return changed
+
+    def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:
+        now = self._clock()
+        stmt = sa.text(
+            "UPDATE outbox SET last_error = :err, retry_at = :retry, attempts = attempts + 1 "
+            "WHERE seq = :s AND state = 0"
+        )
+        params = {"err": error[:200], "retry": now + retry_in_s, "s": seq}
+        self._run(lambda conn: conn.execute(stmt, params))
+
+    def mark_confirmed(self, ids: Sequence[str]) -> tuple[int, int]:
+        """Returns (newly confirmed, unknown or already confirmed)."""
+        if not ids:
+            return 0, 0
+        now = self._clock()
+        stmt = sa.text(
+            "UPDATE outbox SET state = 2, confirmed_at = :now, last_error = NULL "
+            "WHERE id = :id AND state < 2"
+        )
+        changed: int = self._run(
+            lambda conn: conn.execute(stmt, [{"id": i, "now": now} for i in ids]).rowcount
+        )
+        self.unconfirmed = max(0, self.unconfirmed - changed)
+        return changed, len(ids) - changed
+
+    def requeue_unconfirmed(self, older_than_s: float) -> int:
+        """Published but never confirmed: the broker or central may have lost it. Send again."""
+        cutoff = self._clock() - older_than_s
+        stmt = sa.text("UPDATE outbox SET state = 0 WHERE state = 1 AND published_at < :cutoff")
+        changed: int = self._run(lambda conn: conn.execute(stmt, {"cutoff": cutoff}).rowcount)
+        return changed
+
+    def purge_confirmed(self, older_than_s: float) -> int:
+        cutoff = self._clock() - older_than_s
+        stmt = sa.text("DELETE FROM outbox WHERE state = 2 AND confirmed_at < :cutoff")
+        changed: int = self._run(lambda conn: conn.execute(stmt, {"cutoff": cutoff}).rowcount)
+        return changed
+
+    # --- reporting ------------------------------------------------------------------------------
+
+    def counts(self) -> Counts:
+        def work(conn: Connection) -> Counts:
+            by_state: dict[int, int] = dict(
+                conn.exec_driver_sql("SELECT state, COUNT(*) FROM outbox GROUP BY state").all()
+            )
+            oldest = conn.exec_driver_sql(
+                "SELECT MIN(created_at) FROM outbox WHERE state < 2"
+            ).scalar()
+            refused = conn.exec_driver_sql(
+                "SELECT COUNT(*) FROM outbox WHERE state = 0 AND last_error IS NOT NULL"
+            ).scalar()
+            last_error = conn.exec_driver_sql(
+                "SELECT last_error FROM outbox WHERE state = 0 AND last_error IS NOT NULL "
+                "ORDER BY seq DESC LIMIT 1"
+            ).scalar()
+            return Counts(
+                pending=int(by_state.get(PENDING, 0)),
+                published=int(by_state.get(PUBLISHED, 0)),
+                confirmed=int(by_state.get(CONFIRMED, 0)),
+                refused=int(refused or 0),
+                oldest_pending_created_at=None if oldest is None else float(oldest),
+                last_error=None if last_error is None else str(last_error),
+            )
+
+        result: Counts = self._run(work)
+        return result
+
+    def states(self, ids: Sequence[str]) -> dict[str, str]:
+        """State name per id (for tests and `gempita status --id`)."""
+        t = outbox_table
+
+        def work(conn: Connection) -> dict[str, str]:
+            rows = conn.execute(sa.select(t.c.id, t.c.state).where(t.c.id.in_(list(ids)))).all()
+            return {r.id: STATE_NAMES[r.state] for r in rows}
+
+        result: dict[str, str] = self._run(work)
+        return result
+
+
+def upgrade_schema(conn: Connection, revision: str) -> None:
+    """Run the Alembic migrations up to `revision` on an open connection."""
+    from alembic import command  # imported lazily: only needed when the schema is behind
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "gateway:migrations")
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)

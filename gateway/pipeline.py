@@ -1,0 +1,52 @@
+"""The sink each device session writes into: bind the subject, commit, tell the screens.
+
+One `DeviceSink` per configured device. It applies the kiosk's binder (so a reading is bound
+to the resident waiting for *that* device, or stays unbound), commits through the outbox, and
+only after the commit publishes `ReadingStored` so a screen never says "tersimpan" early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from gateway.devices import DeviceStatus
+from gateway.events import EventBus, ReadingStored
+from gateway.outbox import Outbox
+from gateway.reading import Reading
+from gateway.sink import Binder, CommitResult, Cursor
+
+
+class DeviceSink:
+    def __init__(
+        self,
+        outbox: Outbox,
+        device_name: str,
+        status: DeviceStatus,
+        events: EventBus,
+        clock: Callable[[], datetime],
+        binder: Binder | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._name = device_name
+        self._status = status
+        self._events = events
+        self._clock = clock
+        self.binder = binder
+
+    async def commit(
+        self, readings: Sequence[Reading], *, cursor: Cursor | None = None
+    ) -> CommitResult:
+        binder = self.binder
+        if binder is not None:
+            readings = [binder.bind(self._name, r) for r in readings]
+        result = await self._outbox.commit(readings, cursor=cursor)
+        if readings:
+            self._status.last_reading_at = self._clock()
+            self._status.readings_total += result.stored
+            for reading in readings:
+                self._events.publish(ReadingStored(self._name, reading))
+        return result
+
+    async def get_cursor(self, device_id: str, name: str = "records") -> str | None:
+        return await self._outbox.get_cursor(device_id, name)

@@ -1,0 +1,329 @@
+"""Publisher: moves committed readings from the outbox to the broker, oldest first.
+
+QoS 1 with an application-level in-flight window. A reading becomes PUBLISHED only on a PUBACK
+with a reason code below 0x80; a refusal (e.g. 0x87 not authorized) keeps it PENDING with the
+error recorded and a retry time far enough away that a misconfigured ACL does not turn into a
+tight loop. Central's receipts (on the gateway's receipts topic) mark readings CONFIRMED.
+Readings are published with the payload bytes stored at commit time: never re-stamped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+
+from gateway import __version__
+from gateway.backoff import Backoff
+from gateway.errors import GatewayError, PublishError
+from gateway.mqtt import BrokerSettings, MqttConnection
+from gateway.outbox import Outbox
+
+_LOGGER = logging.getLogger(__name__)
+
+SCHEMA_STATUS = "gempita.status/1"
+SCHEMA_RECEIPT = "gempita.receipt/1"
+
+
+def topic_readings(gateway_id: str) -> str:
+    return f"gempita/v1/{gateway_id}/readings"
+
+
+def topic_status(gateway_id: str) -> str:
+    return f"gempita/v1/{gateway_id}/status"
+
+
+def topic_receipts(gateway_id: str) -> str:
+    return f"gempita/v1/{gateway_id}/receipts"
+
+
+def parse_receipt(payload: bytes | bytearray) -> list[str]:
+    """Reading ids from a `gempita.receipt/1` payload; raises ValueError/KeyError/TypeError."""
+    ids = json.loads(payload)["ids"]
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise TypeError("ids must be a list of strings")
+    return ids
+
+
+@dataclass(slots=True)
+class PublisherState:
+    connected: bool = False
+    broker: str = ""
+    connected_since: float | None = None
+    last_publish_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    published_total: int = 0
+    refused_total: int = 0
+    confirmed_total: int = 0
+    unknown_receipts: int = 0
+    connects: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected,
+            "broker": self.broker,
+            "connected_since": self.connected_since,
+            "last_publish_at": self.last_publish_at,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "published_total": self.published_total,
+            "refused_total": self.refused_total,
+            "confirmed_total": self.confirmed_total,
+            "unknown_receipts": self.unknown_receipts,
+            "connects": self.connects,
+        }
+
+
+@dataclass(slots=True)
+class _Session:
+    conn: MqttConnection
+    inflight: dict[int, int] = field(default_factory=dict)  # mid -> outbox seq
+    acked: list[int] = field(default_factory=list)  # seqs PUBACKed, not yet marked
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    settling: set[int] = field(default_factory=set)  # seqs being marked in the DB right now
+    window_free: asyncio.Event = field(default_factory=asyncio.Event)
+    ack_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    receipts: list[tuple[list[str], int]] = field(default_factory=list)  # ids, mid to ack
+    receipt_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Publisher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: BrokerSettings,
+        gateway_id: str,
+        *,
+        window: int = 1000,
+        backoff: Backoff | None = None,
+        error_retry_s: float = 300.0,
+        status_interval_s: float = 30.0,
+        status_extra: Callable[[], dict[str, Any]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.outbox = outbox
+        self.settings = settings
+        self.gateway_id = gateway_id
+        self.window = window
+        self.backoff = backoff or Backoff()
+        self.error_retry_s = error_retry_s
+        self.status_interval_s = status_interval_s
+        self.status_extra = status_extra or dict
+        self.clock = clock
+        self.state = PublisherState(broker=settings.url)
+        self.status_changed = asyncio.Event()
+        self._topic = topic_readings(gateway_id)
+        self._session: _Session | None = None
+        self._logged_errors: dict[str, float] = {}
+
+    # --- outer loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, publish, and reconnect with backoff, forever (until cancelled)."""
+        while True:
+            try:
+                await self._run_session()
+            except (PublishError, OSError) as exc:
+                self._error(f"broker {self.settings.url}: {exc}")
+            finally:
+                self.state.connected = False
+            delay = self.backoff.next_delay()
+            _LOGGER.info("reconnecting to %s in %.1f s", self.settings.url, delay)
+            await asyncio.sleep(delay)
+
+    def _error(self, message: str) -> None:
+        now = self.clock()
+        self.state.last_error = message
+        self.state.last_error_at = now
+        # The same error once a minute is enough for the journal.
+        if now - self._logged_errors.get(message, 0.0) >= 60.0:
+            self._logged_errors[message] = now
+            _LOGGER.error("%s", message)
+        self.status_changed.set()
+
+    async def _run_session(self) -> None:
+        session: _Session | None = None
+
+        def on_publish(mid: int, code: int, name: str) -> None:
+            if session is not None:
+                self._on_puback(session, mid, code, name)
+
+        def on_message(msg: paho.MQTTMessage) -> None:
+            if session is not None:
+                self._on_receipt(session, msg)
+
+        conn = MqttConnection(
+            self.settings,
+            will=(topic_status(self.gateway_id), self._status_payload("offline"), True),
+            on_publish=on_publish,
+            on_message=on_message,
+            manual_ack=True,
+        )
+        session = _Session(conn)
+        try:
+            await conn.connect()
+            conn.subscribe(topic_receipts(self.gateway_id), qos=1)
+            self._session = session
+            self.state.connected = True
+            self.state.connected_since = self.clock()
+            self.state.connects += 1
+            self.backoff.reset()
+            _LOGGER.info("connected to %s as %s", self.settings.url, self.settings.client_id)
+            self.publish_status()
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._pump(session), name="publisher-pump"),
+                    group.create_task(self._settle_acks(session), name="publisher-acks"),
+                    group.create_task(self._settle_receipts(session), name="publisher-receipts"),
+                    group.create_task(self._status_loop(), name="publisher-status"),
+                ]
+                reason = await conn.closed
+                for task in tasks:
+                    task.cancel()
+            raise PublishError(reason)
+        finally:
+            if self._session is not None:
+                # Leaving on purpose (shutdown): say so, since a clean DISCONNECT does not fire
+                # the Last Will.
+                with contextlib.suppress(GatewayError):
+                    conn.publish(
+                        topic_status(self.gateway_id),
+                        self._status_payload("offline"),
+                        retain=True,
+                    )
+            self._session = None
+            await conn.close()
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    async def _pump(self, session: _Session) -> None:
+        cursor = 0
+        new_pending = self.outbox.new_pending
+        while True:
+            free = self.window - len(session.inflight)
+            if free <= 0:
+                session.window_free.clear()
+                await session.window_free.wait()
+                continue
+            new_pending.clear()
+            skip = session.settling.union(session.inflight.values(), session.acked)
+            rows = await self.outbox.fetch_pending(cursor, min(free, 1000) + len(skip))
+            if not rows:
+                # Caught up. Wake on the next commit; rescan from the start now and then for
+                # readings sent back to PENDING (refusal retry time passed, requeued).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(new_pending.wait(), 1.0)
+                if not new_pending.is_set():
+                    cursor = 0
+                continue
+            publish = session.conn.publish
+            for row in rows:
+                if row.seq not in skip:
+                    if free == 0:
+                        break
+                    session.inflight[publish(self._topic, row.payload)] = row.seq
+                    free -= 1
+                cursor = row.seq
+
+    def _on_puback(self, session: _Session, mid: int, code: int, name: str) -> None:
+        seq = session.inflight.pop(mid, None)
+        if seq is None:
+            return  # status messages and the like
+        if code < 0x80:
+            session.acked.append(seq)
+        else:
+            session.refused.append((seq, f"broker refused reading: 0x{code:02X} {name}"))
+        session.ack_ready.set()
+        session.window_free.set()
+
+    async def _settle_acks(self, session: _Session) -> None:
+        while True:
+            await session.ack_ready.wait()
+            session.ack_ready.clear()
+            acked, session.acked = session.acked, []
+            refused, session.refused = session.refused, []
+            session.settling.update(acked)
+            session.settling.update(seq for seq, _ in refused)
+            try:
+                if acked:
+                    await self.outbox.mark_published(acked)
+                    self.state.published_total += len(acked)
+                    self.state.last_publish_at = self.clock()
+                for seq, error in refused:
+                    await self.outbox.mark_refused(seq, error, self.error_retry_s)
+                    self.state.refused_total += 1
+                    self._error(f"{error} (topic {self._topic}; check the broker ACL)")
+            finally:
+                session.settling.difference_update(acked)
+                session.settling.difference_update(seq for seq, _ in refused)
+
+    # --- receipts -----------------------------------------------------------------------------
+
+    def _on_receipt(self, session: _Session, msg: paho.MQTTMessage) -> None:
+        try:
+            ids = parse_receipt(msg.payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            _LOGGER.warning("ignoring malformed receipt on %s: %s", msg.topic, exc)
+            session.conn.ack(msg.mid, msg.qos)
+            return
+        session.receipts.append((ids, msg.mid if msg.qos else -1))
+        session.receipt_ready.set()
+
+    async def _settle_receipts(self, session: _Session) -> None:
+        while True:
+            await session.receipt_ready.wait()
+            session.receipt_ready.clear()
+            batch, session.receipts = session.receipts, []
+            ids = [i for ids, _mid in batch for i in ids]
+            confirmed, unknown = await self.outbox.mark_confirmed(ids)
+            self.state.confirmed_total += confirmed
+            if unknown:
+                # Duplicated receipts (we sent twice) or ids we purged: harmless, counted.
+                self.state.unknown_receipts += unknown
+                _LOGGER.debug("%d receipt ids were unknown or already confirmed", unknown)
+            # Acknowledge the receipts only once the confirmation is committed: if we die
+            # before, the broker sends them again.
+            for _ids, mid in batch:
+                if mid >= 0:
+                    session.conn.ack(mid, 1)
+
+    # --- status -------------------------------------------------------------------------------
+
+    def _status_payload(self, state: str, extra: dict[str, Any] | None = None) -> bytes:
+        body: dict[str, Any] = {
+            "schema": SCHEMA_STATUS,
+            "gateway_id": self.gateway_id,
+            "state": state,
+            "version": __version__,
+            "at": self.clock(),
+        }
+        if extra:
+            body.update(extra)
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def publish_status(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        extra = {"publisher": self.state.as_dict(), **self.status_extra()}
+        try:
+            session.conn.publish(
+                topic_status(self.gateway_id), self._status_payload("online", extra), retain=True
+            )
+        except GatewayError as exc:
+            _LOGGER.warning("status not published: %s", exc)
+
+    async def _status_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.status_changed.wait(), self.status_interval_s)
+            self.status_changed.clear()
+            self.publish_status()

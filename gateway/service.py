@@ -1,0 +1,223 @@
+"""The running gateway: outbox, publisher, device supervisors, kiosk, status and systemd.
+
+`Gateway.run()` owns every task in one TaskGroup; cancelling it (SIGTERM, Ctrl-C) stops the
+devices first, lets the outbox commit what it was handed, then says "offline" to the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway import __version__
+from gateway.backoff import Backoff
+from gateway.config import Config
+from gateway.devices import DeviceStatus, RunnerFactory
+from gateway.events import EventBus
+from gateway.mqtt import BrokerSettings
+from gateway.outbox import Outbox
+from gateway.pipeline import DeviceSink
+from gateway.publisher import Publisher
+from gateway.sdnotify import Notifier
+from gateway.sink import Binder
+from gateway.supervisor import DeviceSupervisor
+
+_LOGGER = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+
+
+def broker_settings(config: Config) -> BrokerSettings:
+    m = config.mqtt
+    return BrokerSettings(
+        url=m.url,
+        client_id=config.client_id,
+        ca_file=m.ca_file,
+        cert_file=m.cert_file,
+        key_file=m.key_file,
+        keepalive_s=m.keepalive_s,
+        # Keep the receipts subscription across reconnects: receipts sent while the kiosk was
+        # offline are delivered when it is back.
+        session_expiry_s=7 * 24 * 3600,
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        binder: Binder | None = None,
+        factories: Mapping[str, RunnerFactory] | None = None,
+        notifier: Notifier | None = None,
+        maintenance_interval_s: float = 30.0,
+        status_file_interval_s: float = 2.0,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.events = EventBus()
+        self.binder = binder
+        self.notifier = notifier or Notifier()
+        self._factories = factories
+        self._maintenance_interval_s = maintenance_interval_s
+        self._status_file_interval_s = status_file_interval_s
+        self._clock = wall_clock
+        o = config.outbox
+        self.outbox = Outbox(
+            config.outbox_path,
+            synchronous=o.synchronous,
+            max_readings=o.max_readings,
+            max_db_mb=o.max_db_mb,
+            batch_max=o.batch_max,
+        )
+        m = config.mqtt
+        self.publisher = Publisher(
+            self.outbox,
+            broker_settings(config),
+            config.gateway.id,
+            window=m.window,
+            backoff=Backoff(initial_s=m.backoff_initial_s, cap_s=m.backoff_max_s),
+            error_retry_s=m.error_retry_s,
+            status_interval_s=m.status_interval_s,
+            status_extra=self.status_snapshot,
+        )
+        self.devices = {
+            d.name: DeviceStatus(name=d.name, transport=d.transport, kind=d.kind)
+            for d in config.devices
+        }
+        self.sinks: dict[str, DeviceSink] = {}
+        self.ready = asyncio.Event()
+        self.started_at = time.monotonic()
+        self._last_counts: dict[str, Any] = {}
+
+    # --- status -------------------------------------------------------------------------------
+
+    def status_snapshot(self) -> dict[str, Any]:
+        """Status for the retained status topic and the status file (cheap: no DB query)."""
+        return {
+            "site_id": self.config.gateway.site_id or None,
+            "outbox": self._last_counts,
+            "alarms": self.outbox.alarms.as_list(),
+            "devices": [d.as_dict() for d in self.devices.values()],
+        }
+
+    async def refresh_counts(self) -> None:
+        counts = await self.outbox.counts()
+        oldest = counts.oldest_pending_created_at
+        self._last_counts = {
+            "pending": counts.pending,
+            "published": counts.published,
+            "confirmed": counts.confirmed,
+            "refused": counts.refused,
+            "unconfirmed": counts.unconfirmed,
+            "max_readings": self.config.outbox.max_readings,
+            "oldest_pending_age_s": None if oldest is None else round(time.time() - oldest, 1),
+            "last_error": counts.last_error,
+        }
+
+    def write_status_file(self, state: str = "running") -> None:
+        path = Path(self.config.gateway.state_dir) / STATUS_FILE
+        body = {
+            "gateway_id": self.config.gateway.id,
+            "version": __version__,
+            "state": state,
+            "pid": os.getpid(),
+            "updated_at": time.time(),
+            "publisher": self.publisher.state.as_dict(),
+            **self.status_snapshot(),
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body, indent=1))
+        tmp.replace(path)
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    async def _maintenance(self) -> None:
+        o = self.config.outbox
+        while True:
+            requeued = await self.outbox.requeue_unconfirmed(o.resend_after_s)
+            if requeued:
+                _LOGGER.warning(
+                    "%d readings were published but not confirmed within %.0f s: sending again",
+                    requeued,
+                    o.resend_after_s,
+                )
+            purged = await self.outbox.purge_confirmed(o.retention_hours * 3600)
+            if purged:
+                _LOGGER.info("purged %d confirmed readings past retention", purged)
+            await asyncio.sleep(self._maintenance_interval_s)
+
+    async def _status_files(self) -> None:
+        alarms: list[str] = []
+        while True:
+            await self.refresh_counts()
+            self.write_status_file()
+            if self.outbox.alarms.as_list() != alarms:
+                alarms = self.outbox.alarms.as_list()
+                self.publisher.status_changed.set()
+            await asyncio.sleep(self._status_file_interval_s)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            # Ping only while the event loop and the database thread both answer.
+            await self.outbox.get_cursor("-watchdog-", "-")
+            self.notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def _serve_kiosk(self) -> None:
+        from gateway.kiosk_host import serve_kiosk  # imported lazily: FastAPI is heavy
+
+        await serve_kiosk(self)
+
+    async def run(self) -> None:
+        await self.outbox.open()
+        try:
+            await self.refresh_counts()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.publisher.run(), name="publisher")
+                group.create_task(self._maintenance(), name="outbox-maintenance")
+                for device in self.config.devices:
+                    status = self.devices[device.name]
+                    sink = DeviceSink(
+                        self.outbox, device.name, status, self.events, self._clock, self.binder
+                    )
+                    self.sinks[device.name] = sink
+                    supervisor = DeviceSupervisor(
+                        device,
+                        sink,
+                        status,
+                        self.events,
+                        gateway_id=self.config.gateway.id,
+                        site_id=self.config.gateway.site_id or None,
+                        clock=self._clock,
+                        factories=self._factories,
+                    )
+                    group.create_task(supervisor.run(), name=f"device:{device.name}")
+                if self.config.kiosk.enabled:
+                    group.create_task(self._serve_kiosk(), name="kiosk")
+                group.create_task(self._status_files(), name="status-file")
+                interval = self.notifier.watchdog_interval_s()
+                if interval:
+                    group.create_task(self._watchdog(interval), name="systemd-watchdog")
+                self.ready.set()
+                self.notifier.notify(f"READY=1\nSTATUS=gateway {self.config.gateway.id} running")
+                _LOGGER.info(
+                    "gateway %s ready in %.2f s (%d devices, outbox %s)",
+                    self.config.gateway.id,
+                    time.monotonic() - self.started_at,
+                    len(self.config.devices),
+                    self.config.outbox_path,
+                )
+        finally:
+            self.notifier.notify("STOPPING=1")
+            await self.outbox.close()
+            with contextlib.suppress(OSError):
+                self.write_status_file("stopped")

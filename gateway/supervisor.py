@@ -1,0 +1,111 @@
+"""Device supervision: one owned task per configured device, reconnecting with backoff.
+
+A runner does one session and returns or raises; this module decides when to try again. A
+device whose transport is missing (no BlueZ, no serial port) gets a clear message and a slow
+retry, and never takes the other devices or the gateway down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from drivers.errors import DeviceUnavailableError, DriverError
+from gateway.backoff import Backoff
+from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus, RunnerFactory
+from gateway.devices import runner_factory as default_runner_factory
+from gateway.errors import GatewayError
+from gateway.events import DeviceState, EventBus
+from gateway.sink import ReadingSink
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class DeviceSupervisor:
+    def __init__(
+        self,
+        config: DeviceConfig,
+        sink: ReadingSink,
+        status: DeviceStatus,
+        events: EventBus,
+        *,
+        gateway_id: str,
+        site_id: str | None,
+        clock: Callable[[], datetime],
+        factories: Mapping[str, RunnerFactory] | None = None,
+        backoff: Backoff | None = None,
+        idle_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.status = status
+        self._events = events
+        self._ctx = DeviceContext(
+            config=config,
+            sink=sink,
+            status=status,
+            events=events,
+            gateway_id=gateway_id,
+            site_id=site_id,
+            clock=clock,
+        )
+        self._factories = factories or {}
+        self._clock = clock
+        self.backoff = backoff or Backoff(
+            initial_s=float(config.options.get("retry_initial_s", 2.0)),
+            cap_s=float(config.options.get("retry_max_s", 120.0)),
+        )
+        self._idle_s = float(config.options.get("poll_s", idle_s))
+
+    def _set_state(self, state: str, detail: str | None = None) -> None:
+        self.status.state = state
+        self._events.publish(DeviceState(self.config.name, state, detail, self._clock()))
+
+    async def run(self) -> None:
+        name = self.config.name
+        try:
+            factory = self._factories.get(self.config.transport) or default_runner_factory(
+                self.config.transport
+            )
+            runner = factory(self.config)
+        except (ImportError, ValueError, DriverError, GatewayError) as exc:
+            self.status.last_error = f"cannot start driver: {exc}"
+            self._set_state("error", self.status.last_error)
+            _LOGGER.error("device %s: cannot start its driver: %s", name, exc)
+            return
+        while True:
+            self._set_state("connecting")
+            try:
+                await runner.run_once(self._ctx)
+            except asyncio.CancelledError:
+                raise
+            except DeviceUnavailableError as exc:
+                delay = self._failed(exc, "unavailable")
+            except (DriverError, GatewayError, OSError, TimeoutError) as exc:
+                delay = self._failed(exc, "error")
+            except Exception as exc:
+                # A bug in one driver must not stop the other devices or the gateway.
+                _LOGGER.exception("device %s: unexpected error in its driver", name)
+                delay = self._failed(exc, "error")
+            else:
+                self.status.failures = 0
+                self.status.last_error = None
+                self.backoff.reset()
+                self._set_state("idle")
+                delay = self._idle_s
+            await asyncio.sleep(delay)
+
+    def _failed(self, exc: BaseException, state: str) -> float:
+        self.status.failures += 1
+        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        self._set_state(state, self.status.last_error)
+        delay = self.backoff.next_delay()
+        _LOGGER.warning(
+            "device %s: %s (attempt %d; next try in %.1f s)",
+            self.config.name,
+            exc,
+            self.status.failures,
+            delay,
+        )
+        return delay

@@ -1,0 +1,104 @@
+"""Helpers to run the real gateway and the real central service inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from central.service import CentralService
+from central.store import CentralStore
+from gateway.backoff import Backoff
+from gateway.config import Config, parse_config
+from gateway.mqtt import BrokerSettings
+from gateway.reading import (
+    BloodPressure,
+    DeviceIdentity,
+    Glucose,
+    Kind,
+    Reading,
+    TimeQuality,
+    Transport,
+    reading_id,
+)
+
+
+def gateway_config(state_dir: Path, broker_url: str, **sections: dict[str, Any]) -> Config:
+    data: dict[str, Any] = {
+        "gateway": {"id": "gw-001", "site_id": "test-site", "state_dir": str(state_dir)},
+        "mqtt": {
+            "url": broker_url,
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            "status_interval_s": 1.0,
+        },
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values) if name != "devices" else None
+        if name == "devices":
+            data["devices"] = values
+    return parse_config(data)
+
+
+def make_reading(n: int, *, kind: Kind = Kind.BLOOD_PRESSURE, gateway_id: str = "gw-001") -> Reading:
+    device = DeviceIdentity(Transport.SIMULATED, "test-dev", "Test", "T1", "SN1", "1.0")
+    values: BloodPressure | Glucose = (
+        BloodPressure(120.0 + n % 50, 80.0, 93.3, 70.0)
+        if kind is Kind.BLOOD_PRESSURE
+        else Glucose(90.0 + n % 100)
+    )
+    return Reading(
+        id=reading_id(device, str(n)),
+        kind=kind,
+        gateway_id=gateway_id,
+        device=device,
+        record_key=str(n),
+        measured_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC) + timedelta(seconds=n),
+        time_quality=TimeQuality.DEVICE_CLOCK,
+        values=values,
+        device_time="2026-11-01T16:00:00",
+        clock_offset_s=1.5,
+    )
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 20.0,
+    what: str = "condition",
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_central(
+    broker_url: str, db_path: Path, **settings: Any
+) -> AsyncIterator[CentralService]:
+    store = CentralStore(f"sqlite:///{db_path}")
+    service = CentralService(
+        store,
+        BrokerSettings(url=broker_url, client_id="central-test", **settings),
+        backoff=Backoff(initial_s=0.05, cap_s=0.5),
+    )
+    task = asyncio.create_task(service.run(), name="central")
+    try:
+        await wait_for(lambda: service.ready.is_set() or task.done(), 10, "central ready")
+        if task.done():
+            task.result()
+        yield service
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        store.close()
