@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import paho.mqtt.client as paho
 
@@ -57,7 +58,7 @@ class CentralService:
         store: CentralStore,
         settings: BrokerSettings,
         *,
-        on_stored: Callable[[list[dict[str, object]]], None] | None = None,
+        on_stored: Callable[[list[dict[str, Any]]], None] | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         self.store = store

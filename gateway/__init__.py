@@ -1,2 +1,3 @@
 """Gempita Edge gateway service."""
+
 __version__ = "0.1.0"

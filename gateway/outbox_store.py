@@ -14,7 +14,9 @@ what was committed before.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -135,7 +137,7 @@ def _map_error(exc: BaseException, path: Path) -> OutboxError:
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return OutboxLockedError(
             f"outbox {path}: database is locked by another process ({text}); "
-            "is a second gateway running on the same state directory?"
+            "a backup or another tool holds a write transaction; the reading was not stored"
         )
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text:
         return OutboxCorruptError(
@@ -156,8 +158,13 @@ class OutboxStore:
         max_readings: int = 500_000,
         max_db_mb: int = 0,
         clock: Callable[[], float] = time.time,
+        exclusive: bool = True,
+        busy_timeout_ms: int = 5000,
     ) -> None:
         self.path = path
+        self._exclusive = exclusive
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock_fd: int | None = None
         self.max_readings = max_readings
         self._clock = clock
         self._engine: Engine | None = None
@@ -178,14 +185,30 @@ class OutboxStore:
             self.close()
             raise _map_error(exc, self.path) from exc
 
+    def _lock(self) -> None:
+        # One gateway per outbox: a second one would publish the same rows and race the first
+        # over states. SQLite's own locks do not prevent that in WAL mode, so take a file lock.
+        fd = os.open(f"{self.path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise OutboxLockedError(
+                f"outbox {self.path} is locked by another process: is a second gateway "
+                "(or `gempita outbox drain`) running on the same state directory?"
+            ) from exc
+        self._lock_fd = fd
+
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._exclusive:
+            self._lock()
         engine = sa.create_engine(
             f"sqlite:///{self.path}",
             poolclass=StaticPool,
-            connect_args={"check_same_thread": False, "timeout": 5.0},
+            connect_args={"check_same_thread": False, "timeout": self._busy_timeout_ms / 1000},
         )
-        synchronous, max_db_mb = self._synchronous, self._max_db_mb
+        synchronous, max_db_mb, busy_ms = self._synchronous, self._max_db_mb, self._busy_timeout_ms
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -194,7 +217,7 @@ class OutboxStore:
             cur.execute("PRAGMA schema_version").fetchone()
             cur.execute("PRAGMA journal_mode=WAL").fetchone()
             cur.execute(f"PRAGMA synchronous={synchronous}")
-            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             if max_db_mb:
                 page = cur.execute("PRAGMA page_size").fetchone()[0]
                 cur.execute(f"PRAGMA max_page_count={max_db_mb * 1024 * 1024 // page}")
@@ -228,6 +251,9 @@ class OutboxStore:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _require(self) -> Connection:
         if self._conn is None:

@@ -1,4 +1,4 @@
-"""The core flow through real parts: synthetic device -> outbox -> mosquitto -> central -> receipt."""
+"""The core flow through real parts: device -> outbox -> mosquitto -> central -> receipt."""
 
 from __future__ import annotations
 
@@ -17,10 +17,18 @@ async def test_synthetic_readings_reach_central_and_are_confirmed(
         tmp_path / "gw",
         mosquitto.url,
         devices=[
-            {"name": "bp-1", "transport": "simulated", "kind": "blood_pressure",
-             "options": {"rate_per_s": 200, "count": 50}},
-            {"name": "glu-1", "transport": "simulated", "kind": "glucose",
-             "options": {"rate_per_s": 200, "count": 30, "batch": 3}},
+            {
+                "name": "bp-1",
+                "transport": "simulated",
+                "kind": "blood_pressure",
+                "options": {"rate_per_s": 200, "count": 50},
+            },
+            {
+                "name": "glu-1",
+                "transport": "simulated",
+                "kind": "glucose",
+                "options": {"rate_per_s": 200, "count": 30, "batch": 3},
+            },
         ],
     )
     async with running_central(mosquitto.url, tmp_path / "central.db") as central:
@@ -34,6 +42,7 @@ async def test_synthetic_readings_reach_central_and_are_confirmed(
                     task.result()
                 counts = await gateway.outbox.counts()
                 return counts.confirmed == 80
+
             await wait_for(all_confirmed, 20, "80 confirmed readings")
             assert central.store.count() == 80
             assert central.stats.dead_letters == 0

@@ -44,7 +44,9 @@ def gateway_config(state_dir: Path, broker_url: str, **sections: dict[str, Any])
     return parse_config(data)
 
 
-def make_reading(n: int, *, kind: Kind = Kind.BLOOD_PRESSURE, gateway_id: str = "gw-001") -> Reading:
+def make_reading(
+    n: int, *, kind: Kind = Kind.BLOOD_PRESSURE, gateway_id: str = "gw-001"
+) -> Reading:
     device = DeviceIdentity(Transport.SIMULATED, "test-dev", "Test", "T1", "SN1", "1.0")
     values: BloodPressure | Glucose = (
         BloodPressure(120.0 + n % 50, 80.0, 93.3, 70.0)

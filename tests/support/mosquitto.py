@@ -83,7 +83,7 @@ class Mosquitto:
 
     def start(self) -> None:
         conf = self._write_config()
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own config
+        self.proc = subprocess.Popen(
             [MOSQUITTO, "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -1,0 +1,193 @@
+"""Outbox behaviour on real SQLite files: durability, dedup, cursors, limits, failures."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.errors import (
+    OutboxCorruptError,
+    OutboxFullError,
+    OutboxLockedError,
+    OutboxStorageFullError,
+)
+from gateway.outbox import Outbox, reading_row
+from gateway.outbox_store import HEAD_REVISION, OutboxStore, upgrade_schema
+from gateway.payload import encode_reading
+from gateway.sink import Cursor
+from tests.support.harness import make_reading
+
+
+async def test_commit_is_durable_and_dedups(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    async with Outbox(path) as outbox:
+        first = await outbox.commit([make_reading(i) for i in range(10)])
+        again = await outbox.commit([make_reading(i) for i in range(5, 15)])
+    assert (first.stored, first.duplicates) == (10, 0)
+    assert (again.stored, again.duplicates) == (5, 5)
+    # Another process (a plain sqlite3 connection) sees exactly the committed rows.
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*), MIN(state), MAX(state) FROM outbox").fetchone() == (
+            15,
+            0,
+            0,
+        )
+        payload = conn.execute("SELECT payload FROM outbox WHERE seq = 1").fetchone()[0]
+    assert payload == encode_reading(make_reading(0))
+
+
+async def test_cursor_moves_only_with_the_commit(tmp_path: Path) -> None:
+    async with Outbox(tmp_path / "o.db", max_readings=3) as outbox:
+        await outbox.commit([make_reading(1)], cursor=Cursor("dev", "1", "racp_seq"))
+        assert await outbox.get_cursor("dev", "racp_seq") == "1"
+        with pytest.raises(OutboxFullError, match="max_readings"):
+            await outbox.commit(
+                [make_reading(i) for i in range(2, 6)], cursor=Cursor("dev", "5", "racp_seq")
+            )
+        # Refused: nothing stored, the device cursor did not move.
+        assert await outbox.get_cursor("dev", "racp_seq") == "1"
+        assert (await outbox.counts()).pending == 1
+        assert outbox.alarms.full
+        assert "outbox_full" in outbox.alarms.as_list()
+
+
+async def test_group_commit_many_concurrent_writers(tmp_path: Path) -> None:
+    import asyncio
+
+    async with Outbox(tmp_path / "o.db") as outbox:
+        results = await asyncio.gather(
+            *(outbox.commit([make_reading(i), make_reading(i + 10_000)]) for i in range(300))
+        )
+        assert sum(r.stored for r in results) == 600
+        assert (await outbox.counts()).pending == 600
+
+
+async def test_state_machine_publish_confirm_requeue_purge(tmp_path: Path) -> None:
+    now = [1000.0]
+    async with Outbox(tmp_path / "o.db", clock=lambda: now[0]) as outbox:
+        await outbox.commit([make_reading(i) for i in range(4)])
+        rows = await outbox.fetch_pending(0, 10)
+        assert [r.seq for r in rows] == [1, 2, 3, 4]
+        assert await outbox.mark_published([1, 2, 3]) == 3
+        await outbox.mark_refused(4, "broker refused reading: 0x87 Not authorized", 300)
+        # A refused reading waits; it is not offered again before its retry time.
+        assert await outbox.fetch_pending(0, 10) == []
+        counts = await outbox.counts()
+        assert (counts.pending, counts.published, counts.refused) == (1, 3, 1)
+        assert counts.last_error is not None and "0x87" in counts.last_error
+        confirmed, unknown = await outbox.mark_confirmed([rows[0].id, "no-such-id"])
+        assert (confirmed, unknown) == (1, 1)
+        now[0] += 400
+        assert [r.seq for r in await outbox.fetch_pending(0, 10)] == [4]
+        # Published 400 s ago and never confirmed: goes back to pending.
+        assert await outbox.requeue_unconfirmed(300) == 2
+        assert [r.seq for r in await outbox.fetch_pending(0, 10)] == [2, 3, 4]
+        assert await outbox.purge_confirmed(300) == 1
+        assert (await outbox.counts()).confirmed == 0
+
+
+async def test_disk_full_refuses_new_and_keeps_committed(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    async with Outbox(path, max_db_mb=1) as outbox:
+        stored = 0
+        with pytest.raises(OutboxStorageFullError, match="full"):
+            for i in range(0, 100_000, 500):
+                result = await outbox.commit([make_reading(n) for n in range(i, i + 500)])
+                stored += result.stored
+        assert stored > 0
+        assert outbox.alarms.storage is not None
+        assert (await outbox.counts()).pending == stored
+    # Reopened without the cap, every committed reading is there.
+    async with Outbox(path) as outbox:
+        assert (await outbox.counts()).pending == stored
+
+
+async def test_corrupt_file_is_a_clear_error_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    garbage = b"this is not a database" * 100
+    path.write_bytes(garbage)
+    outbox = Outbox(path)
+    with pytest.raises(OutboxCorruptError, match="Move it aside"):
+        await outbox.open()
+    assert path.read_bytes() == garbage
+
+
+async def test_second_gateway_on_the_same_outbox_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    async with Outbox(path) as outbox:
+        await outbox.commit([make_reading(1)])
+        second = OutboxStore(path)
+        with pytest.raises(OutboxLockedError, match="second gateway"):
+            second.open()
+        # A read-only look (gempita status) is allowed while the gateway runs.
+        viewer = OutboxStore(path, exclusive=False)
+        viewer.open()
+        assert viewer.counts().pending == 1
+        viewer.close()
+
+
+def test_write_lock_held_elsewhere_is_a_clear_error_and_loses_nothing(tmp_path: Path) -> None:
+    from gateway.outbox_store import StoreRequest
+
+    path = tmp_path / "o.db"
+    store = OutboxStore(path, busy_timeout_ms=100)
+    store.open()
+    try:
+        store.store([StoreRequest([reading_row(make_reading(1))], None)])
+        holder = sqlite3.connect(path, timeout=0)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            (outcome,) = store.store([StoreRequest([reading_row(make_reading(2))], None)])
+        finally:
+            holder.rollback()
+            holder.close()
+        assert isinstance(outcome.error, OutboxLockedError)
+        assert "holds a write transaction" in str(outcome.error)
+        assert store.counts().pending == 1
+        (outcome,) = store.store([StoreRequest([reading_row(make_reading(2))], None)])
+        assert outcome.stored == 1
+    finally:
+        store.close()
+
+
+def test_migration_from_first_schema_keeps_readings(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    row = reading_row(make_reading(7))
+    with engine.connect() as conn:
+        upgrade_schema(conn, "0001")
+        conn.commit()
+        conn.execute(
+            sa.text(
+                "INSERT INTO outbox (id, device_id, kind, measured_at, payload, state, created_at)"
+                " VALUES (:id, :d, :k, :m, :p, 0, 1.0)"
+            ),
+            {
+                "id": row.id,
+                "d": row.device_id,
+                "k": row.kind,
+                "m": row.measured_at,
+                "p": row.payload,
+            },
+        )
+        conn.execute(sa.text("INSERT INTO device_cursor VALUES ('dev', 'racp_seq', '41', 1.0)"))
+        conn.commit()
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+    engine.dispose()
+    store = OutboxStore(path)
+    store.open()
+    try:
+        pending = store.fetch_pending(0, 10)
+        assert [(p.id, p.payload) for p in pending] == [(row.id, row.payload)]
+        assert store.get_cursor("dev", "racp_seq") == "41"
+        store.mark_refused(pending[0].seq, "0x87 Not authorized", 0)
+        assert store.counts().refused == 1
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            HEAD_REVISION,
+        )
