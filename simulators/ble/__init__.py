@@ -1,0 +1,1 @@
+"""Simulated BLE peripherals behind a bleak backend, plus capture recording and replay."""

@@ -1,0 +1,104 @@
+"""Shared helpers for the BLE session tests: an in-memory ReadingSink, a fixed clock, configs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from drivers.ble.link import ConnectPolicy
+from drivers.ble.session_bp import BpOptions
+from drivers.ble.session_glucose import GlucoseOptions
+from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus
+from gateway.events import EventBus
+from gateway.reading import Reading
+from gateway.sink import CommitResult, Cursor
+from simulators.ble.backend import Air
+from simulators.ble.devices import DeviceClock
+from simulators.ble.peripheral import GattPeripheral
+
+# 13:00 WITA (UTC+8) in Balikpapan.
+NOW = datetime(2026, 11, 27, 5, 0, 0, tzinfo=UTC)
+FAST = ConnectPolicy(scan_timeout_s=1.0, attempts=2, backoff_s=0.0, attempt_timeout_s=5.0)
+FAST_BP = BpOptions(idle_timeout_s=0.3, max_session_s=5.0)
+FAST_GLUCOSE = GlucoseOptions(racp_timeout_s=1.0, busy_backoff_s=0.01, clock_timeout_s=0.5)
+
+
+def local_now() -> datetime:
+    """NOW as a WITA wall-clock time, the way a correctly set meter shows it."""
+    return datetime(2026, 11, 27, 13, 0, 0)
+
+
+def fixed_clock(drift_s: float = 0.0) -> DeviceClock:
+    """A device clock running off NOW (plus a drift), so tests never see the real time."""
+    return DeviceClock(lambda: NOW, drift_s=drift_s)
+
+
+class MemorySink:
+    """A ReadingSink in memory: de-duplicates by id, advances cursors with the commit."""
+
+    def __init__(self) -> None:
+        self.readings: dict[str, Reading] = {}
+        self.cursors: dict[tuple[str, str], str] = {}
+        self.commits: list[tuple[tuple[Reading, ...], Cursor | None]] = []
+        self.fail_next = False
+
+    async def commit(
+        self, readings: Sequence[Reading], *, cursor: Cursor | None = None
+    ) -> CommitResult:
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("disk full")
+        stored = duplicates = 0
+        for reading in readings:
+            if reading.id in self.readings:
+                duplicates += 1
+            else:
+                self.readings[reading.id] = reading
+                stored += 1
+        if cursor is not None:
+            self.cursors[(cursor.device_id, cursor.name)] = cursor.value
+        self.commits.append((tuple(readings), cursor))
+        return CommitResult(stored, duplicates)
+
+    async def get_cursor(self, device_id: str, name: str = "records") -> str | None:
+        return self.cursors.get((device_id, name))
+
+
+def config_for(
+    air: Air,
+    peripheral: GattPeripheral,
+    *,
+    kind: str | None = None,
+    quirk: str | None = None,
+    **options: Any,
+) -> DeviceConfig:
+    opts: dict[str, Any] = {
+        "backend": air,
+        "connect_policy": FAST,
+        "bp": FAST_BP,
+        "glucose": FAST_GLUCOSE,
+    }
+    opts.update(options)
+    return DeviceConfig(
+        name="meter-1",
+        transport="ble",
+        kind=kind,
+        address=peripheral.address,
+        quirk=quirk,
+        options=opts,
+    )
+
+
+def context(
+    config: DeviceConfig, sink: MemorySink, events: EventBus | None = None
+) -> DeviceContext:
+    return DeviceContext(
+        config=config,
+        sink=sink,
+        status=DeviceStatus(name=config.name, transport="ble"),
+        events=events or EventBus(),
+        gateway_id="gw-test",
+        site_id="kiosk-1",
+        clock=lambda: NOW,
+    )
