@@ -1,0 +1,234 @@
+"""What every serial meter session shares: its settings, its interface, and how it commits.
+
+A session class is constructed once per connection with `SessionSettings` and driven with
+``await session.run(link, ctx)``: connect, read what is new, commit through ``ctx.sink``,
+return. It raises (a `drivers.errors.DeviceSessionError`) on failure; the gateway supervisor
+owns retries.
+
+Meters that list records newest-first (LifeScan, TaiDoc) share `NewestFirstCommitter`: records
+are committed in batches *without* moving the cursor while the transfer runs, and the cursor (the
+natural key of the newest record) moves only with the last batch. A cable pulled half-way thus
+keeps what was committed, and the next session reads on until it meets the cursor again; records
+committed twice get the same reading id and the outbox counts them as duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from drivers.serial.device_time import DEFAULT_SITE_TZ, clock_offset_s, corrected_utc, site_zone
+from gateway.events import DeviceState, ReadingStored
+from gateway.reading import (
+    DeviceIdentity,
+    Glucose,
+    Kind,
+    Reading,
+    TimeQuality,
+    reading_id,
+)
+from gateway.sink import CommitResult, Cursor
+
+if TYPE_CHECKING:
+    # Only for annotations: looking a protocol up must not import pyserial.
+    from drivers.serial.link import SerialLink
+    from gateway.devices import DeviceContext, DeviceStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+CURSOR_NAME = "records"
+DEFAULT_BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    protocol: str
+    port: str  # the resolved port URL/path, used as the device address
+    set_clock: bool = False
+    site_tz: str = DEFAULT_SITE_TZ
+    timeout_s: float = 2.0  # per reply; meters answer within ~0.3 s at 9600 baud
+    retries: int = 3  # per request, for NAK / bad checksum / silence
+    batch: int = DEFAULT_BATCH
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return site_zone(self.site_tz)
+
+
+class MeterSession(Protocol):
+    async def run(self, link: SerialLink, ctx: DeviceContext) -> None: ...
+
+
+class SessionFactory(Protocol):
+    def __call__(self, settings: SessionSettings) -> MeterSession: ...
+
+
+@dataclass(slots=True)
+class CommitStats:
+    stored: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    seen: int = 0
+    reached_cursor: bool = False
+
+
+@dataclass(slots=True)
+class NewestFirstCommitter:
+    """Commits readings of a newest-first memory dump; see the module docstring.
+
+    The cursor holds the natural key of the newest committed record. Reading stops at that key
+    only while the records really came newest-first (times never increasing): a meter that
+    lists oldest-first, or whose clock was set back between tests, is read to the end, and the
+    outbox drops the re-read records by id.
+    """
+
+    ctx: DeviceContext
+    device_id: str
+    previous_key: str | None
+    batch: int = DEFAULT_BATCH
+    stats: CommitStats = field(default_factory=CommitStats)
+    _pending: list[Reading] = field(default_factory=list)
+    _newest: tuple[datetime, str] | None = None
+    _last_time: datetime | None = None
+    _newest_first: bool = True
+
+    @classmethod
+    async def start(cls, ctx: DeviceContext, device_id: str, batch: int) -> NewestFirstCommitter:
+        previous = await ctx.sink.get_cursor(device_id, CURSOR_NAME)
+        return cls(ctx=ctx, device_id=device_id, previous_key=previous, batch=max(1, batch))
+
+    def is_known(self, key: str) -> bool:
+        """True when `key` is the cursor record met in newest-first order: stop reading there."""
+        if self._newest_first and self.previous_key is not None and key == self.previous_key:
+            self.stats.reached_cursor = True
+            return True
+        return False
+
+    async def add(self, key: str, reading: Reading) -> None:
+        """Queue `reading` (committed in batches; the cursor moves only in `finish`)."""
+        moment = reading.measured_at
+        if self._last_time is not None and moment > self._last_time:
+            self._newest_first = False
+        self._last_time = moment
+        if self._newest is None or moment > self._newest[0]:
+            self._newest = (moment, key)
+        self.stats.seen += 1
+        self._pending.append(reading)
+        if len(self._pending) >= self.batch:
+            await self._flush(None)
+
+    async def offer(self, key: str, reading: Reading) -> bool:
+        """`is_known` then `add`, judging the order with this record's time too.
+
+        Returns False (and queues nothing) when this is the cursor record: stop reading.
+        """
+        if self._last_time is not None and reading.measured_at > self._last_time:
+            self._newest_first = False
+        if self.is_known(key):
+            return False
+        await self.add(key, reading)
+        return True
+
+    async def finish(self) -> None:
+        """The dump ended (or met the cursor): commit the rest and move the cursor."""
+        newest_key = self._newest[1] if self._newest is not None else None
+        cursor = (
+            Cursor(self.device_id, newest_key, CURSOR_NAME)
+            if newest_key is not None and newest_key != self.previous_key
+            else None
+        )
+        if self._pending or cursor is not None:
+            await self._flush(cursor)
+
+    async def _flush(self, cursor: Cursor | None) -> None:
+        readings: Sequence[Reading] = tuple(self._pending)
+        result: CommitResult = await self.ctx.sink.commit(readings, cursor=cursor)
+        self._pending.clear()
+        self.stats.stored += result.stored
+        self.stats.duplicates += result.duplicates
+        self.stats.batches += 1
+        _record_progress(self.ctx.status, readings, result)
+        if result.stored == 0:
+            return  # all re-reads of records stored earlier: nothing new to announce
+        for reading in readings:
+            self.ctx.events.publish(ReadingStored(self.ctx.config.name, reading))
+
+
+def _record_progress(
+    status: DeviceStatus, readings: Sequence[Reading], result: CommitResult
+) -> None:
+    status.readings_total += result.stored
+    if readings:
+        status.last_reading_at = max(r.measured_at for r in readings)
+
+
+def publish_state(ctx: DeviceContext, state: str, detail: str | None = None) -> None:
+    now: datetime = ctx.clock()
+    ctx.status.state = state
+    ctx.status.last_seen = now
+    ctx.events.publish(DeviceState(ctx.config.name, state, detail, now))
+
+
+def glucose_reading(
+    ctx: DeviceContext,
+    device: DeviceIdentity,
+    key: str,
+    record_local: datetime,
+    values: Glucose,
+    clock: MeterClock,
+) -> Reading:
+    """A glucose `Reading` from a meter record (time corrected with the measured offset)."""
+    return Reading(
+        id=reading_id(device, key),
+        kind=Kind.GLUCOSE,
+        gateway_id=ctx.gateway_id,
+        device=device,
+        record_key=key,
+        measured_at=corrected_utc(record_local, clock.offset_s, clock.zone),
+        time_quality=TimeQuality.DEVICE_CLOCK if clock.offset_s is not None
+        else TimeQuality.UNKNOWN,
+        values=values,
+        device_time=record_local.isoformat(timespec="seconds"),
+        clock_offset_s=clock.offset_s,
+        received_at=ctx.clock(),
+        site_id=ctx.site_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterClock:
+    """The meter clock as read at the start of a session."""
+
+    zone: ZoneInfo
+    read_at: datetime  # gateway UTC when the meter clock was read
+    meter_local: datetime | None  # None when the meter would not tell
+    offset_s: float | None  # meter minus gateway, seconds
+
+    @classmethod
+    def measure(cls, meter_local: datetime | None, now: datetime, zone: ZoneInfo) -> MeterClock:
+        offset = None if meter_local is None else clock_offset_s(meter_local, now, zone)
+        return cls(zone, now, meter_local, offset)
+
+
+def glucose_values(
+    value_mgdl: int, *, control: bool = False, meal: str | None = None,
+    flags: frozenset[str] = frozenset(), lo_below: int = 20, hi_above: int = 600,
+) -> Glucose:
+    """LifeScan-style values: mg/dL on the wire, HI/LO outside the meter's range."""
+    lo = value_mgdl < lo_below
+    hi = value_mgdl > hi_above
+    return Glucose(
+        glucose_mgdl=None if (hi or lo) else float(value_mgdl),
+        original_unit="mg/dL",
+        original_value=float(value_mgdl),
+        sample_type="control_solution" if control else "capillary_whole_blood",
+        meal=meal,
+        control_solution=control,
+        hi=hi,
+        lo=lo,
+        sensor_status=flags,
+    )

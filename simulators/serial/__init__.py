@@ -1,0 +1,1 @@
+"""Serial meters on pseudo-terminals, speaking through the drivers' own codecs."""
