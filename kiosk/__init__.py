@@ -1,0 +1,1 @@
+"""Kiosk and kader web app: `kiosk.app.create_app(KioskDeps)`; see kiosk/README.md."""

@@ -1,0 +1,60 @@
+"""What the kiosk app is built from: its settings and the parts the gateway injects.
+
+The app never reaches into the gateway: everything it needs (the binder, the event bus,
+sync and device status, pairing) arrives here, so tests and the gateway build it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.events import EventBus
+from gateway.reading import utc_now
+from kiosk.binding import SessionBinder
+
+
+@dataclass(frozen=True, slots=True)
+class KioskSettings:
+    site_name: str
+    kiosk_id: str
+    puskesmas_name: str
+    puskesmas_address: str
+    programme_key: bytes  # HMAC-SHA256 key for NIK pseudonyms (shared programme-wide)
+    central_public_key: bytes  # raw 32-byte X25519 public key of central (NIK sealing)
+    admin_password_hash: str  # kiosk.security.hash_secret() output
+    kader_pin_hashes: Mapping[str, str] = field(default_factory=dict)  # kader id -> hash
+    puskesmas_phone: str | None = None
+    languages: tuple[str, ...] = ("id", "en")  # first one is the default
+    consent_version: str = "2026.1"
+    idle_timeout_s: float = 90.0  # resident screen wiped after this long without input
+    kader_idle_timeout_s: float = 1800.0
+    admin_idle_timeout_s: float = 900.0
+    measurement_timeout_s: float = 180.0  # "tidak ada hasil — coba lagi" after this
+    bp_device: str | None = "bp"  # gateway device config names
+    glucose_device: str | None = "glucose"
+    timezone: str = "Asia/Makassar"  # WITA, for what residents read on screen and in the QR
+    timezone_label: str = "WITA"
+    thresholds_path: Path | None = None  # None: the packaged kiosk/thresholds.toml
+    roster_db_path: str = ":memory:"  # kader day list (SQLite); never holds the NIK in clear
+    login_max_failures: int = 5
+    login_lockout_s: float = 300.0
+    portal_host: str = "gempita.lan"  # where captive-portal probes are redirected
+    portal_accept_ttl_s: float = 12 * 3600.0
+    poll_interval_ms: int = 700
+
+
+@dataclass(slots=True)
+class KioskDeps:
+    settings: KioskSettings
+    binder: SessionBinder
+    events: EventBus
+    sync_state: Callable[[], Mapping[str, Any]]  # e.g. {"pending": 3, "confirmed": 120, ...}
+    device_status: Callable[[], list[dict[str, Any]]]  # DeviceStatus.as_dict() rows
+    request_measurement: Callable[[str], None] | None = None  # kind: "blood_pressure"/"glucose"
+    start_pairing: Callable[[], str] | None = None  # returns a message for the operator
+    on_settings_changed: Callable[[KioskSettings], None] | None = None  # persist admin edits
+    clock: Callable[[], datetime] = utc_now  # aware UTC; injected so tests control time

@@ -1,0 +1,333 @@
+"""Screen texts in Bahasa Indonesia (first) and English.
+
+Advice that goes with a result lives in thresholds.toml, the consent wording in consent.py;
+this table holds the rest of the interface. Every key must exist in every language (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGE_NAMES: Mapping[str, str] = {"id": "Bahasa Indonesia", "en": "English"}
+
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    # welcome and end of a visit
+    "welcome_title": {"id": "Cek kesehatan mandiri", "en": "Self health check"},
+    "welcome_intro": {
+        "id": "Ukur tekanan darah dan gula darah Anda, gratis. Pilih bahasa untuk mulai.",
+        "en": "Check your blood pressure and blood sugar, free of charge. Choose a language.",
+    },
+    "welcome_privacy": {
+        "id": "Layar akan dihapus otomatis bila tidak disentuh, atau saat Anda menekan Selesai.",
+        "en": "The screen clears itself when left alone, or when you press Finish.",
+    },
+    "ended_ended": {"id": "Sesi selesai. Terima kasih.", "en": "Session finished. Thank you."},
+    "ended_idle": {
+        "id": "Sesi berakhir karena tidak ada aktivitas.",
+        "en": "The session ended because the screen was left alone.",
+    },
+    "language": {"id": "Bahasa", "en": "Language"},
+    "finish": {"id": "Selesai", "en": "Finish"},
+    "next": {"id": "Lanjut", "en": "Next"},
+    "back": {"id": "Kembali", "en": "Back"},
+    "cancel": {"id": "Batal", "en": "Cancel"},
+    "retry": {"id": "Coba lagi", "en": "Try again"},
+    "save": {"id": "Simpan", "en": "Save"},
+    "login": {"id": "Masuk", "en": "Sign in"},
+    "logout": {"id": "Keluar", "en": "Sign out"},
+    # consent
+    "consent_version": {"id": "Versi persetujuan: {version}", "en": "Consent version: {version}"},
+    "consent_minor": {
+        "id": "Saya berusia 15–17 tahun (dengan orang tua/wali)",
+        "en": "I am 15–17 years old (with a parent/guardian)",
+    },
+    "consent_refuse": {"id": "Saya tidak setuju", "en": "I do not agree"},
+    "guardian_title": {"id": "Persetujuan orang tua/wali", "en": "Parent/guardian consent"},
+    "guardian_intro": {
+        "id": "Peserta berusia 15–17 tahun memerlukan persetujuan orang tua/wali yang hadir.",
+        "en": "Participants aged 15–17 need the consent of a parent or guardian who is present.",
+    },
+    "guardian_agree": {"id": "Setuju sebagai orang tua/wali", "en": "Agree as parent/guardian"},
+    "guardian_required": {
+        "id": "Orang tua/wali perlu mencentang pernyataan persetujuan.",
+        "en": "The parent/guardian needs to tick the consent statement.",
+    },
+    "guardian_needed": {
+        "id": "Menurut NIK, Anda berusia di bawah 18 tahun: orang tua/wali perlu menyetujui.",
+        "en": "Your NIK shows you are under 18: a parent/guardian needs to consent.",
+    },
+    # identification
+    "identify_title": {"id": "Nomor Induk Kependudukan (NIK)", "en": "Identity number (NIK)"},
+    "identify_nik": {"id": "NIK (16 angka, lihat KTP)", "en": "NIK (16 digits, on your KTP)"},
+    "identify_nik_help": {
+        "id": "NIK disandikan dan tidak ditampilkan atau disimpan terbuka.",
+        "en": "Your NIK is encrypted and is never shown or stored readable.",
+    },
+    "identify_year": {"id": "Tahun lahir (4 angka)", "en": "Year of birth (4 digits)"},
+    "identified_as": {"id": "NIK: {nik}", "en": "NIK: {nik}"},
+    "nik_format": {
+        "id": "NIK harus 16 angka. Periksa lagi KTP Anda.",
+        "en": "The NIK must be 16 digits. Please check your KTP.",
+    },
+    "nik_province": {
+        "id": "Dua angka pertama NIK bukan kode provinsi. Periksa lagi.",
+        "en": "The first two digits are not a province code. Please check.",
+    },
+    "nik_date": {
+        "id": "Tanggal lahir di dalam NIK tidak sesuai. Periksa lagi.",
+        "en": "The birth date inside the NIK is not valid. Please check.",
+    },
+    "nik_serial": {
+        "id": "Empat angka terakhir NIK tidak boleh 0000. Periksa lagi.",
+        "en": "The last four digits cannot be 0000. Please check.",
+    },
+    "nik_year": {
+        "id": "Tahun lahir tidak cocok dengan NIK. Periksa lagi.",
+        "en": "The year of birth does not match the NIK. Please check.",
+    },
+    "too_young": {
+        "id": "Pemeriksaan ini untuk usia 15 tahun ke atas.",
+        "en": "This check is for people aged 15 and over.",
+    },
+    # choosing tests
+    "choose_title": {"id": "Pilih pemeriksaan", "en": "Choose your checks"},
+    "choose_bp": {"id": "Tekanan darah", "en": "Blood pressure"},
+    "choose_glucose": {"id": "Gula darah", "en": "Blood sugar"},
+    "choose_fasting_q": {
+        "id": (
+            "Untuk gula darah: apakah Anda puasa (tidak makan/minum selain air putih) "
+            "8 jam terakhir?"
+        ),
+        "en": "For blood sugar: have you fasted (nothing but water) for the last 8 hours?",
+    },
+    "choose_fasting_yes": {"id": "Ya, saya puasa", "en": "Yes, I have fasted"},
+    "choose_fasting_no": {"id": "Tidak puasa", "en": "No, not fasting"},
+    "choose_one": {
+        "id": "Pilih paling sedikit satu pemeriksaan.",
+        "en": "Choose at least one check.",
+    },
+    "fasting_required": {
+        "id": "Jawab dulu apakah Anda puasa.",
+        "en": "Please answer whether you have fasted.",
+    },
+    # instructions
+    "instr_title": {"id": "Petunjuk", "en": "Instructions"},
+    "instr_bp_title": {
+        "id": "Sebelum mengukur tekanan darah",
+        "en": "Before measuring blood pressure",
+    },
+    "instr_bp_rest": {
+        "id": "Duduk tenang 5 menit, punggung bersandar, kaki menapak lantai, tidak bicara.",
+        "en": "Sit quietly for 5 minutes, back supported, feet flat on the floor, no talking.",
+    },
+    "instr_bp_cuff": {
+        "id": (
+            "Pasang manset di lengan atas tanpa baju tebal, 2 jari di atas siku, setinggi jantung."
+        ),
+        "en": "Put the cuff on your bare upper arm, 2 fingers above the elbow, at heart level.",
+    },
+    "instr_bp_still": {
+        "id": "Letakkan lengan di meja dan jangan bergerak saat manset mengembang.",
+        "en": "Rest your arm on the table and keep still while the cuff inflates.",
+    },
+    "instr_bp_start": {
+        "id": "Tekan Siap, lalu tekan tombol START pada alat.",
+        "en": "Press Ready, then press START on the monitor.",
+    },
+    "instr_glucose_title": {"id": "Sebelum cek gula darah", "en": "Before the blood sugar test"},
+    "instr_glucose_wash": {
+        "id": "Cuci tangan dengan sabun dan keringkan.",
+        "en": "Wash your hands with soap and dry them.",
+    },
+    "instr_glucose_strip": {
+        "id": "Masukkan strip baru ke alat (petugas membantu bila perlu).",
+        "en": "Insert a new strip into the meter (staff can help).",
+    },
+    "instr_glucose_drop": {
+        "id": "Tusuk ujung jari dengan lanset baru dan teteskan darah ke strip.",
+        "en": "Prick a fingertip with a new lancet and touch the blood drop to the strip.",
+    },
+    "instr_glucose_wait": {
+        "id": "Tunggu hasil muncul; alat mengirimnya ke layar ini.",
+        "en": "Wait for the result; the meter sends it to this screen.",
+    },
+    "instr_ready": {"id": "Siap, mulai ukur", "en": "Ready, start"},
+    # measuring
+    "measuring_title": {"id": "Sedang mengukur…", "en": "Measuring…"},
+    "measuring_bp": {
+        "id": "Tetap duduk tenang. Tekanan manset:",
+        "en": "Keep sitting still. Cuff pressure:",
+    },
+    "measuring_glucose": {
+        "id": "Menunggu hasil dari alat gula darah…",
+        "en": "Waiting for the blood sugar meter…",
+    },
+    "measure_timeout": {"id": "Tidak ada hasil — coba lagi", "en": "No result — try again"},
+    "measure_timeout_help": {
+        "id": "Alat tidak mengirim hasil. Pastikan alat menyala dan dekat, lalu coba lagi.",
+        "en": "The device sent no result. Check it is on and close by, then try again.",
+    },
+    "measure_busy": {
+        "id": "Alat sedang dipakai orang lain. Tunggu sebentar, lalu coba lagi.",
+        "en": "The device is in use by someone else. Wait a moment and try again.",
+    },
+    "measure_no_device": {
+        "id": "Alat untuk pemeriksaan ini belum terpasang di kios ini.",
+        "en": "This kiosk has no device for this check.",
+    },
+    # results
+    "result_title": {"id": "Hasil Anda", "en": "Your result"},
+    "result_bp_title": {"id": "Tekanan darah", "en": "Blood pressure"},
+    "result_bp_value": {"id": "Sistolik/diastolik", "en": "Systolic/diastolic"},
+    "result_pulse": {"id": "Denyut nadi", "en": "Pulse"},
+    "per_min": {"id": "menit", "en": "min"},
+    "result_glucose_fasting": {"id": "Gula darah puasa", "en": "Fasting blood sugar"},
+    "result_glucose_random": {"id": "Gula darah sewaktu", "en": "Random blood sugar"},
+    "result_glucose_value": {"id": "Kadar gula", "en": "Glucose"},
+    "isolated_systolic_short": {"id": "sistolik terisolasi", "en": "isolated systolic"},
+    "category": {"id": "Kategori", "en": "Category"},
+    "measured_at": {"id": "Diukur {when}", "en": "Measured {when}"},
+    "referral": {"id": "Puskesmas rujukan", "en": "Your Puskesmas"},
+    "qr_title": {"id": "Simpan hasil di HP", "en": "Keep it on your phone"},
+    "qr_alt": {
+        "id": "Kode QR berisi hasil Anda, tanpa NIK",
+        "en": "QR code holding your result, without your NIK",
+    },
+    "qr_help": {
+        "id": "Pindai dengan kamera HP. Berisi hasil, kategori, waktu dan lokasi — tanpa NIK.",
+        "en": "Scan with your phone camera. It holds result, category, time and place — no NIK.",
+    },
+    "qr_glucose_note": {
+        "id": "Gula darah kapiler: skrining, bukan diagnosis",
+        "en": "Capillary glucose: screening, not a diagnosis",
+    },
+    "qr_referral": {"id": "Rujukan", "en": "Referral"},
+    "next_glucose": {"id": "Lanjut: gula darah", "en": "Next: blood sugar"},
+    "next_bp": {"id": "Lanjut: tekanan darah", "en": "Next: blood pressure"},
+    # kader mode
+    "kader_login_title": {"id": "Masuk kader", "en": "Kader sign-in"},
+    "kader_id": {"id": "ID kader", "en": "Kader ID"},
+    "kader_pin": {"id": "PIN", "en": "PIN"},
+    "login_failed": {"id": "ID atau sandi salah.", "en": "Wrong ID or password."},
+    "login_locked": {
+        "id": "Terlalu banyak percobaan. Tunggu beberapa menit.",
+        "en": "Too many attempts. Wait a few minutes.",
+    },
+    "login_ended": {"id": "Anda sudah keluar.", "en": "You are signed out."},
+    "kader_home_title": {"id": "Posbindu hari ini", "en": "Today's screening"},
+    "kader_signed_in": {"id": "Kader: {kader}", "en": "Kader: {kader}"},
+    "sync_title": {"id": "Pengiriman data", "en": "Data sync"},
+    "sync_pending": {"id": "Belum terkirim: {n}", "en": "Waiting to send: {n}"},
+    "sync_confirmed": {"id": "Diterima pusat: {n}", "en": "Confirmed by central: {n}"},
+    "sync_online": {"id": "Terhubung ke pusat.", "en": "Connected to central."},
+    "sync_offline": {
+        "id": "Tidak terhubung; data tersimpan aman dan dikirim nanti.",
+        "en": "Offline; data is stored safely and sent later.",
+    },
+    "sync_unknown": {"id": "Status pengiriman tidak tersedia.", "en": "Sync status unavailable."},
+    "kader_register": {"id": "Daftarkan warga", "en": "Register a resident"},
+    "kader_label": {"id": "Nama panggilan (boleh kosong)", "en": "Short name (optional)"},
+    "kader_label_help": {
+        "id": 'Misalnya "Ibu S.": hanya untuk daftar hari ini di HP kader.',
+        "en": "E.g. \"Ibu S.\": only for today's list on the kader's phone.",
+    },
+    "kader_consent_confirm": {
+        "id": "Warga sudah membaca/dibacakan keterangan di atas dan setuju.",
+        "en": "The resident has read (or been read) the text above and agrees.",
+    },
+    "kader_guardian_confirm": {
+        "id": "Untuk usia 15–17: orang tua/wali hadir dan setuju.",
+        "en": "Aged 15–17: a parent/guardian is present and agrees.",
+    },
+    "kader_consent_required": {
+        "id": "Persetujuan warga wajib dicentang.",
+        "en": "The resident's consent must be ticked.",
+    },
+    "kader_day_list": {"id": "Daftar hari ini", "en": "Today's list"},
+    "kader_day_empty": {"id": "Belum ada warga hari ini.", "en": "No residents yet today."},
+    "kader_no_label": {"id": "Warga", "en": "Resident"},
+    "kader_no_results": {"id": "Belum diukur", "en": "Not measured yet"},
+    "kader_resident_title": {"id": "Warga", "en": "Resident"},
+    "kader_measure": {"id": "Ukur", "en": "Measure"},
+    "kader_glucose_fasting": {"id": "Gula darah puasa", "en": "Fasting blood sugar"},
+    "kader_glucose_random": {"id": "Gula darah sewaktu", "en": "Random blood sugar"},
+    # operator
+    "admin_title": {"id": "Halaman operator", "en": "Operator page"},
+    "admin_password": {"id": "Sandi operator", "en": "Operator password"},
+    "admin_devices": {"id": "Alat", "en": "Devices"},
+    "admin_device": {"id": "Nama", "en": "Name"},
+    "admin_state": {"id": "Status", "en": "State"},
+    "admin_last_seen": {"id": "Terakhir terlihat", "en": "Last seen"},
+    "admin_battery": {"id": "Baterai %", "en": "Battery %"},
+    "admin_error": {"id": "Galat terakhir", "en": "Last error"},
+    "admin_no_devices": {"id": "Tidak ada alat terdaftar.", "en": "No devices configured."},
+    "admin_pair": {"id": "Pasangkan alat baru", "en": "Pair a new device"},
+    "admin_pair_started": {"id": "Pemasangan: {message}", "en": "Pairing: {message}"},
+    "admin_pair_failed": {
+        "id": "Pemasangan gagal; lihat log.",
+        "en": "Pairing failed; see the log.",
+    },
+    "admin_sync": {"id": "Outbox dan broker", "en": "Outbox and broker"},
+    "admin_unbound": {
+        "id": "Bacaan tanpa sesi (disimpan, tidak ditautkan): {n}",
+        "en": "Readings outside any session (stored, not linked): {n}",
+    },
+    "admin_sessions": {
+        "id": "Sesi aktif: kios {visits}, kader {kaders}",
+        "en": "Active sessions: kiosk {visits}, kader {kaders}",
+    },
+    "admin_settings": {"id": "Pengaturan lokasi", "en": "Site settings"},
+    "admin_site_name": {"id": "Nama lokasi", "en": "Site name"},
+    "admin_puskesmas_name": {"id": "Puskesmas rujukan", "en": "Referral Puskesmas"},
+    "admin_puskesmas_address": {"id": "Alamat Puskesmas", "en": "Puskesmas address"},
+    "admin_puskesmas_phone": {"id": "Telepon Puskesmas", "en": "Puskesmas phone"},
+    "admin_idle": {"id": "Batas diam layar (detik)", "en": "Screen idle timeout (seconds)"},
+    "admin_measure_timeout": {
+        "id": "Batas tunggu hasil alat (detik)",
+        "en": "Device result timeout (seconds)",
+    },
+    "admin_consent_version": {"id": "Versi teks persetujuan", "en": "Consent text version"},
+    "admin_settings_saved": {"id": "Pengaturan disimpan.", "en": "Settings saved."},
+    "admin_settings_invalid": {
+        "id": "Pengaturan tidak disimpan: periksa isian (batas 30–900 detik).",
+        "en": "Settings not saved: check the fields (limits 30–900 seconds).",
+    },
+    # captive portal
+    "portal_title": {"id": "Wi-Fi Gempita", "en": "Gempita Wi-Fi"},
+    "portal_intro": {
+        "id": "Jaringan ini milik kit skrining kesehatan Gempita. Syarat penggunaan:",
+        "en": "This network belongs to a Gempita health-screening kit. Terms of use:",
+    },
+    "portal_term_offline": {
+        "id": "Jaringan ini tidak tersambung ke internet.",
+        "en": "This network has no internet access.",
+    },
+    "portal_term_privacy": {
+        "id": "Kit tidak mencatat aktivitas HP Anda; hanya alamat jaringan untuk persetujuan ini.",
+        "en": "The kit does not record your phone's activity; only its network address for this.",
+    },
+    "portal_term_use": {
+        "id": "Gunakan hanya untuk layanan Gempita.",
+        "en": "Use it for Gempita services only.",
+    },
+    "portal_accept": {"id": "Saya setuju", "en": "I agree"},
+    "portal_connected": {
+        "id": "Terhubung. Anda bisa membuka halaman kader.",
+        "en": "Connected. You can open the kader page.",
+    },
+    "portal_kader": {"id": "Buka halaman kader", "en": "Open the kader page"},
+    # errors
+    "error_title": {"id": "Maaf, terjadi gangguan", "en": "Sorry, something went wrong"},
+    "error_title_404": {"id": "Halaman tidak ditemukan", "en": "Page not found"},
+    "error_body": {
+        "id": "Data Anda aman. Silakan mulai lagi dari awal atau minta bantuan petugas.",
+        "en": "Your data is safe. Please start again or ask staff for help.",
+    },
+    "error_home": {"id": "Kembali ke awal", "en": "Back to the start"},
+}
+
+
+def text(key: str, lang: str, **kwargs: object) -> str:
+    entry = TEXTS[key]
+    value = entry.get(lang) or entry["id"]
+    return value.format(**kwargs) if kwargs else value

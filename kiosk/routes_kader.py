@@ -1,0 +1,279 @@
+"""Kader mode: a community health worker's phone on the kit's Wi-Fi.
+
+Login with a PIN (rate-limited per phone), register or pick a resident, measure, see the day's
+list and whether the kit has synced. Each roster entry's id is the visit id the binder puts
+into the reading's subject, so a result always lands on the resident it was taken for.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from gateway.reading import Kind, Subject
+from kiosk.consent import GUARDIAN_SUFFIX, consent_text
+from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redirect, take_flash
+from kiosk.measure import Measurement, StartError, State
+from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
+from kiosk.privacy import pseudonym, seal
+from kiosk.results import assess, build_view
+from kiosk.roster import Entry
+from kiosk.routes_resident import ADULT_AGE, MIN_AGE, status_json
+from kiosk.security import tokens_match, verify_secret
+from kiosk.sessions import Login
+
+_LOGGER = logging.getLogger(__name__)
+
+COOKIE = "gk_kader"
+LABEL_MAX = 40
+
+
+def router(k: Kiosk) -> APIRouter:
+    r = APIRouter(prefix="/kader")
+
+    def login_of(request: Request) -> Login | None:
+        return k.kaders.get(request.cookies.get(COOKIE))
+
+    def page(request: Request, login: Login, name: str, **context: Any) -> Response:
+        flash = take_flash(login, request.url.path)
+        return k.render(request, name, login.lang, login=login, flash=flash, **context)
+
+    def entry_of(entry_id: str) -> Entry | None:
+        return k.roster.get(entry_id, k.today().isoformat())
+
+    @r.get("/masuk")
+    async def login_form(request: Request, m: str | None = None) -> Response:
+        lang = k.lang_or_default(request.query_params.get("lang"))
+        message = m if m in ("failed", "locked", "ended") else None
+        return k.render(request, "kader_login.html", lang, message=message)
+
+    @r.post("/masuk")
+    async def login(request: Request) -> Response:
+        form = await form_fields(request)
+        who = client_key(request)
+        lang = k.lang_or_default(form.get("lang"))
+        if k.limiter.locked(who):
+            return redirect(f"/kader/masuk?m=locked&lang={lang}")
+        kader_id = form.get("kader", "").strip()
+        stored = k.settings.kader_pin_hashes.get(kader_id)
+        if stored is None or not verify_secret(form.get("pin", ""), stored):
+            k.limiter.failed(who)
+            return redirect(f"/kader/masuk?m=failed&lang={lang}")
+        k.limiter.succeeded(who)
+        token = k.kaders.create(Login(user=kader_id, lang=lang))
+        response = redirect("/kader")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/kader")
+        return response
+
+    @r.post("/keluar")
+    async def logout(request: Request) -> Response:
+        k.kaders.end(request.cookies.get(COOKIE))
+        response = redirect("/kader/masuk?m=ended")
+        response.delete_cookie(COOKIE, path="/kader")
+        return response
+
+    @r.get("")
+    async def home(request: Request) -> Response:
+        login = login_of(request)
+        if login is None:
+            return redirect("/kader/masuk")
+        day = k.today().isoformat()
+        for entry_id in k.roster.purge_before(day):
+            k.board.forget(entry_id)
+        return page(
+            request,
+            login,
+            "kader_home.html",
+            day_list=k.roster.day_list(day),
+            sync=sync_counts(k),
+        )
+
+    @r.get("/daftar")
+    async def register_form(request: Request) -> Response:
+        login = login_of(request)
+        if login is None:
+            return redirect("/kader/masuk")
+        text = consent_text(k.settings.consent_version, login.lang)
+        return page(
+            request, login, "kader_register.html", consent=text, place=k.settings.puskesmas_name
+        )
+
+    @r.post("/daftar")
+    async def register(request: Request) -> Response:
+        login = login_of(request)
+        form = await form_fields(request)
+        if login is None or not tokens_match(form.get("csrf"), login.csrf):
+            return redirect("/kader/masuk")
+        if form.get("consent") != "yes":
+            return flash_redirect(login, "kader_consent_required", "/kader/daftar")
+        year_text = form.get("birth_year", "").strip()
+        year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+        raw = form.get("nik", "")
+        try:
+            info = check_nik(raw, year, today=k.today())
+        except NikError as exc:
+            return flash_redirect(login, f"nik_{exc.problem.value}", "/kader/daftar")
+        age = age_on(info.birth_date, k.today())
+        if age < MIN_AGE:
+            return flash_redirect(login, "too_young", "/kader/daftar")
+        version = k.settings.consent_version
+        if age < ADULT_AGE:
+            if form.get("guardian") != "yes":
+                return flash_redirect(login, "guardian_needed", "/kader/daftar")
+            version += GUARDIAN_SUFFIX
+        settings = k.settings
+        now = k.now()
+        entry = k.roster.add(
+            day=k.today().isoformat(),
+            kader=login.user,
+            pseudonym=pseudonym(raw, settings.programme_key),
+            sealed_nik=seal(normalise(raw), settings.central_public_key),
+            masked_nik=mask_nik(raw),
+            label=" ".join(form.get("label", "").split())[:LABEL_MAX],
+            consent_version=version,
+            consent_at=now,
+            now=now,
+        )
+        return redirect(f"/kader/warga/{entry.id}")
+
+    @r.get("/warga/{entry_id}")
+    async def resident(request: Request, entry_id: str) -> Response:
+        login = login_of(request)
+        if login is None:
+            return redirect("/kader/masuk")
+        entry = entry_of(entry_id)
+        if entry is None:
+            return redirect("/kader")
+        views = [
+            build_view(m, k.thresholds, k.settings, login.lang) for m in k.board.results(entry.id)
+        ]
+        devices = k.devices()
+        return page(
+            request,
+            login,
+            "kader_resident.html",
+            entry=entry,
+            views=views,
+            earlier=k.roster.results(entry.id),
+            has_bp=bool(devices[Kind.BLOOD_PRESSURE]),
+            has_glucose=bool(devices[Kind.GLUCOSE]),
+        )
+
+    @r.post("/warga/{entry_id}/ukur")
+    async def measure(request: Request, entry_id: str) -> Response:
+        login = login_of(request)
+        form = await form_fields(request)
+        if login is None or not tokens_match(form.get("csrf"), login.csrf):
+            return redirect("/kader/masuk")
+        entry = entry_of(entry_id)
+        if entry is None:
+            return redirect("/kader")
+        test = form.get("test")
+        if test == "bp":
+            kind, fasting = Kind.BLOOD_PRESSURE, None
+        elif test in ("glucose_fasting", "glucose_random"):
+            kind, fasting = Kind.GLUCOSE, test == "glucose_fasting"
+        else:
+            return redirect(f"/kader/warga/{entry.id}")
+        subject = Subject(
+            pseudonym=entry.pseudonym,
+            sealed_nik=entry.sealed_nik,
+            consent_version=entry.consent_version,
+            consent_at=entry.consent_at,
+            session_id=entry.id,
+            performer=f"kader:{login.user}",
+        )
+        lang = login.lang
+
+        def done(measurement: Measurement) -> None:
+            record_result(k, entry.id, measurement, lang)
+
+        if login.active_entry not in (None, entry.id):
+            # One measurement per kader at a time: moving on to the next resident releases
+            # the device the previous one was still holding.
+            k.board.cancel(login.active_entry)
+        login.active_entry = entry.id
+        try:
+            k.board.start(subject, kind, fasting=fasting, on_done=done)
+        except StartError as exc:
+            return flash_redirect(login, exc.key, f"/kader/warga/{entry.id}")
+        return redirect(f"/kader/ukur/{entry.id}")
+
+    @r.get("/ukur/{entry_id}")
+    async def measuring(request: Request, entry_id: str) -> Response:
+        login = login_of(request)
+        if login is None:
+            return redirect("/kader/masuk")
+        entry = entry_of(entry_id)
+        if entry is None:
+            return redirect("/kader")
+        current = k.board.current(entry.id)
+        if current is None or current.state is State.DONE:
+            return redirect(f"/kader/warga/{entry.id}")
+        return page(
+            request,
+            login,
+            "measuring.html",
+            measurement=current,
+            status_url=f"/kader/ukur/{entry.id}/status",
+            done_url=f"/kader/warga/{entry.id}",
+            retry_url=f"/kader/warga/{entry.id}",
+            back_url=f"/kader/warga/{entry.id}",
+            entry=entry,
+        )
+
+    @r.get("/ukur/{entry_id}/status")
+    async def measuring_status(request: Request, entry_id: str) -> Response:
+        login = login_of(request)
+        if login is None:
+            return JSONResponse({"state": "ended"})
+        return JSONResponse(status_json(k.board.current(entry_id)))
+
+    @r.post("/ukur/{entry_id}/batal")
+    async def cancel(request: Request, entry_id: str) -> Response:
+        login = login_of(request)
+        form = await form_fields(request)
+        if login is None or not tokens_match(form.get("csrf"), login.csrf):
+            return redirect("/kader/masuk")
+        k.board.cancel(entry_id)
+        return redirect(f"/kader/warga/{entry_id}")
+
+    @r.post("/bahasa")
+    async def switch_language(request: Request) -> Response:
+        login = login_of(request)
+        form = await form_fields(request)
+        if login is None or not tokens_match(form.get("csrf"), login.csrf):
+            return redirect("/kader/masuk")
+        login.lang = k.lang_or_default(form.get("lang"))
+        return redirect("/kader")
+
+    return r
+
+
+def record_result(k: Kiosk, entry_id: str, measurement: Measurement, lang: str) -> None:
+    reading = measurement.reading
+    if reading is None:
+        return
+    view = build_view(measurement, k.thresholds, k.settings, lang)
+    found = assess(measurement, k.thresholds)
+    k.roster.add_result(
+        entry_id,
+        reading_id=reading.id,
+        kind=reading.kind.value,
+        summary=view.summary,
+        band=found.band.key if found.band else None,
+        urgent=found.urgent,
+        measured_at=reading.measured_at,
+    )
+
+
+def sync_counts(k: Kiosk) -> dict[str, object]:
+    try:
+        state = dict(k.deps.sync_state())
+    except Exception:  # status must never take the page down
+        _LOGGER.exception("sync_state() failed")
+        return {"error": True}
+    return state

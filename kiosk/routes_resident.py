@@ -1,0 +1,329 @@
+"""The resident's flow at the kiosk screen.
+
+language -> consent (adult, or guardian for 15–17) -> NIK + birth year -> choose tests ->
+instructions -> measuring (live) -> result -> "Selesai". Every step is a GET page and a POST
+that redirects (303), so the browser never holds a form to re-submit, and every page is
+re-rendered from server state: once the visit ends, nothing of it can be shown again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from gateway.reading import Kind, Subject
+from kiosk.consent import GUARDIAN_SUFFIX, consent_text
+from kiosk.context import Kiosk, flash_redirect, form_fields, redirect, take_flash
+from kiosk.measure import Measurement, StartError, State
+from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
+from kiosk.privacy import pseudonym, seal
+from kiosk.results import build_view, qr_svg, qr_text
+from kiosk.security import tokens_match
+from kiosk.sessions import Visit
+
+COOKIE = "gk_visit"
+ADULT_AGE = 18
+MIN_AGE = 15
+_START_MESSAGES = frozenset({"idle", "ended"})
+_LANG_TARGETS = frozenset(
+    {"/persetujuan", "/persetujuan/wali", "/identitas", "/pilih", "/petunjuk", "/ukur", "/hasil"}
+)
+
+
+def router(k: Kiosk) -> APIRouter:
+    r = APIRouter()
+
+    def visit_of(request: Request) -> Visit | None:
+        return k.visits.get(request.cookies.get(COOKIE))
+
+    def page(
+        request: Request, visit: Visit, name: str, *, idle: bool = True, **context: Any
+    ) -> Response:
+        flash = take_flash(visit, request.url.path)
+        return k.render(
+            request,
+            name,
+            visit.lang,
+            idle_url="/habis",
+            # While a device is measuring the resident sits still on purpose: no idle wipe
+            # then (the measurement timeout ends that wait instead).
+            idle_s=k.settings.idle_timeout_s if idle else 0.0,
+            visit=visit,
+            flash=flash,
+            **context,
+        )
+
+    def end_visit(request: Request) -> None:
+        visit = k.visits.end(request.cookies.get(COOKIE))
+        if visit is not None:
+            k.board.forget(visit.visit_id)
+
+    async def checked_form(request: Request, visit: Visit) -> Mapping[str, str] | None:
+        form = await form_fields(request)
+        return form if tokens_match(form.get("csrf"), visit.csrf) else None
+
+    @r.get("/")
+    async def welcome(request: Request, m: str | None = None) -> Response:
+        end_visit(request)
+        message = m if m in _START_MESSAGES else None
+        response = k.render(request, "welcome.html", k.settings.languages[0], message=message)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @r.post("/mulai")
+    async def start(request: Request) -> Response:
+        end_visit(request)
+        form = await form_fields(request)
+        visit = Visit(lang=k.lang_or_default(form.get("lang")))
+        token = k.visits.create(visit)
+        response = redirect("/persetujuan")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @r.post("/bahasa")
+    async def switch_language(request: Request) -> Response:
+        visit = visit_of(request)
+        form = await checked_form(request, visit) if visit else None
+        if visit is None or form is None:
+            return redirect("/")
+        visit.lang = k.lang_or_default(form.get("lang"))
+        target = form.get("next", "")
+        return redirect(target if target in _LANG_TARGETS else "/persetujuan")
+
+    @r.get("/persetujuan")
+    async def consent(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        text = consent_text(k.settings.consent_version, visit.lang)
+        return page(request, visit, "consent.html", consent=text, place=k.settings.puskesmas_name)
+
+    @r.get("/persetujuan/wali")
+    async def consent_guardian(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        text = consent_text(k.settings.consent_version, visit.lang)
+        return page(request, visit, "guardian.html", consent=text, place=k.settings.puskesmas_name)
+
+    @r.post("/persetujuan")
+    async def consent_given(request: Request) -> Response:
+        visit = visit_of(request)
+        form = await checked_form(request, visit) if visit else None
+        if visit is None or form is None:
+            return redirect("/")
+        if form.get("choice") == "guardian":
+            if form.get("guardian_confirm") != "yes":
+                return flash_redirect(visit, "guardian_required", "/persetujuan/wali")
+            visit.guardian = True
+            visit.consent_version = k.settings.consent_version + GUARDIAN_SUFFIX
+        elif form.get("choice") == "adult":
+            visit.guardian = False
+            visit.consent_version = k.settings.consent_version
+        else:
+            return redirect("/persetujuan")
+        visit.consent_at = k.now()
+        if visit.subject is not None:  # came back from the minor check: already identified
+            return redirect("/pilih" if consent_ok(visit) else "/persetujuan/wali")
+        return redirect("/identitas")
+
+    @r.get("/identitas")
+    async def identify(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        if visit.consent_version is None:
+            return redirect("/persetujuan")
+        return page(request, visit, "identify.html")
+
+    @r.post("/identitas")
+    async def identified(request: Request) -> Response:
+        visit = visit_of(request)
+        form = await checked_form(request, visit) if visit else None
+        if visit is None or form is None:
+            return redirect("/")
+        if visit.consent_version is None:
+            return redirect("/persetujuan")
+        year_text = form.get("birth_year", "").strip()
+        year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+        raw = form.get("nik", "")
+        try:
+            info = check_nik(raw, year, today=k.today())
+        except NikError as exc:
+            return flash_redirect(visit, f"nik_{exc.problem.value}", "/identitas")
+        age = age_on(info.birth_date, k.today())
+        if age < MIN_AGE:
+            return flash_redirect(visit, "too_young", "/identitas")
+        settings = k.settings
+        visit.subject = Subject(
+            pseudonym=pseudonym(raw, settings.programme_key),
+            sealed_nik=seal(normalise(raw), settings.central_public_key),
+            session_id=visit.visit_id,
+        )
+        visit.masked_nik = mask_nik(raw)
+        visit.minor = age < ADULT_AGE
+        if not consent_ok(visit):
+            return flash_redirect(visit, "guardian_needed", "/persetujuan/wali")
+        return redirect("/pilih")
+
+    @r.get("/pilih")
+    async def choose(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        if not ready(visit):
+            return redirect("/identitas")
+        devices = k.devices()
+        return page(
+            request,
+            visit,
+            "choose.html",
+            has_bp=bool(devices[Kind.BLOOD_PRESSURE]),
+            has_glucose=bool(devices[Kind.GLUCOSE]),
+        )
+
+    @r.post("/pilih")
+    async def chosen(request: Request) -> Response:
+        visit = visit_of(request)
+        form = await checked_form(request, visit) if visit else None
+        if visit is None or form is None:
+            return redirect("/")
+        if not ready(visit):
+            return redirect("/identitas")
+        plan = [kind.value for kind in (Kind.BLOOD_PRESSURE, Kind.GLUCOSE) if form.get(kind.value)]
+        if not plan:
+            return flash_redirect(visit, "choose_one", "/pilih")
+        if Kind.GLUCOSE.value in plan:
+            if form.get("fasting") not in ("yes", "no"):
+                return flash_redirect(visit, "fasting_required", "/pilih")
+            visit.fasting = form.get("fasting") == "yes"
+        visit.plan = plan
+        return redirect("/petunjuk")
+
+    @r.get("/petunjuk")
+    async def instructions(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        if not ready(visit):
+            return redirect("/identitas")
+        if not visit.plan:
+            return redirect("/hasil" if k.board.results(visit.visit_id) else "/pilih")
+        return page(request, visit, "instructions.html", kind=visit.plan[0])
+
+    @r.post("/ukur")
+    async def measure(request: Request) -> Response:
+        visit = visit_of(request)
+        form = await checked_form(request, visit) if visit else None
+        if visit is None or form is None:
+            return redirect("/")
+        if not ready(visit) or not visit.plan or visit.subject is None:
+            return redirect("/petunjuk")
+        kind = Kind(visit.plan[0])
+        subject = dataclasses.replace(
+            visit.subject,
+            consent_version=visit.consent_version,
+            consent_at=visit.consent_at,
+            performer="self",
+        )
+        plan = visit.plan
+
+        def done(measurement: Measurement) -> None:
+            if measurement.kind.value in plan:
+                plan.remove(measurement.kind.value)
+
+        try:
+            k.board.start(
+                subject,
+                kind,
+                fasting=visit.fasting if kind is Kind.GLUCOSE else None,
+                on_done=done,
+            )
+        except StartError as exc:
+            return flash_redirect(visit, exc.key, "/petunjuk")
+        return redirect("/ukur")
+
+    @r.get("/ukur")
+    async def measuring(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        current = k.board.current(visit.visit_id)
+        if current is None:
+            return redirect("/petunjuk")
+        if current.state is State.DONE:
+            return redirect("/hasil")
+        return page(
+            request,
+            visit,
+            "measuring.html",
+            idle=current.state is not State.WAITING,
+            measurement=current,
+            status_url="/ukur/status",
+            done_url="/hasil",
+            retry_url="/ukur",
+            back_url="/petunjuk",
+        )
+
+    @r.get("/ukur/status")
+    async def measuring_status(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return JSONResponse({"state": "ended"})
+        return JSONResponse(status_json(k.board.current(visit.visit_id)))
+
+    @r.get("/hasil")
+    async def result(request: Request) -> Response:
+        visit = visit_of(request)
+        if visit is None:
+            return redirect("/")
+        done = k.board.results(visit.visit_id)
+        if not done:
+            return redirect("/petunjuk")
+        views = [build_view(m, k.thresholds, k.settings, visit.lang) for m in done]
+        qr = qr_svg(qr_text(views, k.settings, visit.lang))
+        return page(
+            request,
+            visit,
+            "result.html",
+            views=views,
+            qr=qr,
+            next_kind=visit.plan[0] if visit.plan else None,
+            puskesmas=k.settings,
+        )
+
+    @r.post("/selesai")
+    async def finish(request: Request) -> Response:
+        # No CSRF check: ending a visit early is always safe, and must always work.
+        end_visit(request)
+        response = redirect("/?m=ended")
+        response.delete_cookie(COOKIE)
+        return response
+
+    @r.get("/habis")
+    async def idle_timeout(request: Request) -> Response:
+        end_visit(request)
+        response = redirect("/?m=idle")
+        response.delete_cookie(COOKIE)
+        return response
+
+    return r
+
+
+def consent_ok(visit: Visit) -> bool:
+    return visit.consent_version is not None and (visit.guardian or not visit.minor)
+
+
+def ready(visit: Visit) -> bool:
+    return visit.subject is not None and consent_ok(visit)
+
+
+def status_json(current: Measurement | None) -> dict[str, object]:
+    if current is None:
+        return {"state": "none"}
+    mmhg = None if current.cuff_mmhg is None else round(current.cuff_mmhg)
+    return {"state": current.state.value, "mmhg": mmhg}

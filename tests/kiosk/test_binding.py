@@ -1,0 +1,171 @@
+"""The binder attaches a reading to the waiting visit only, and never to a guessed person."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.reading import Glucose, Kind, Subject, TimeQuality
+from gateway.sink import Binder
+from kiosk.binding import SessionBinder
+
+from .helpers import FakeClock, bp_reading, glucose_reading
+
+TIMEOUT = timedelta(minutes=3)
+
+
+def subject(visit: str) -> Subject:
+    return Subject(pseudonym=f"p-{visit}", sealed_nik=f"s-{visit}", session_id=visit)
+
+
+def test_it_is_a_gateway_binder() -> None:
+    binder: Binder = SessionBinder(FakeClock())
+    assert callable(binder.bind)
+
+
+def test_no_session_leaves_the_reading_unbound() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    reading = bp_reading(clock.now, 120, 80)
+    assert binder.bind("bp", reading) is reading  # unchanged, as the Binder contract says
+    assert binder.unbound_total == 1
+    claimed = dataclasses.replace(reading, subject=subject("x"), bound=True)
+    assert binder.bind("bp", claimed) == reading  # never keeps a subject it did not give
+
+
+def test_waiting_session_gets_exactly_one_reading() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    assert binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)
+    clock.advance(40)
+    first = bp_reading(clock.now, 130, 85)
+    out = binder.bind("bp", first)
+    assert out == dataclasses.replace(first, subject=subject("a"), bound=True)
+    second = bp_reading(clock.now, 131, 86)
+    assert binder.bind("bp", second).bound is False
+    assert binder.holder("bp") is None
+
+
+def test_a_device_held_by_one_visit_cannot_be_claimed_by_another() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    assert binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)
+    assert not binder.claim("bp", Kind.BLOOD_PRESSURE, subject("b"), timeout=TIMEOUT)
+    assert binder.claim("glucose", Kind.GLUCOSE, subject("b"), timeout=TIMEOUT)
+    assert binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)  # re-claim
+    clock.advance(181)  # a's claim expired: the device is free again
+    assert binder.holder("bp") is None
+    assert binder.claim("bp", Kind.BLOOD_PRESSURE, subject("b"), timeout=TIMEOUT)
+    assert binder.holder("bp") == "b"
+
+
+def test_two_residents_on_two_devices_each_get_their_own() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)
+    binder.claim("glucose", Kind.GLUCOSE, subject("b"), timeout=TIMEOUT, meal="fasting")
+    clock.advance(10)
+    g = binder.bind("glucose", glucose_reading(clock.now, 101))
+    b = binder.bind("bp", bp_reading(clock.now, 140, 90))
+    assert g.subject == subject("b") and g.bound
+    assert b.subject == subject("a") and b.bound
+    assert g.values.meal == "fasting"  # type: ignore[union-attr]
+
+
+def test_expired_or_released_claims_bind_nothing() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)
+    clock.advance(180)
+    assert not binder.bind("bp", bp_reading(clock.now, 120, 80)).bound
+    binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)
+    binder.release("a")
+    assert not binder.bind("bp", bp_reading(clock.now, 120, 80)).bound
+    binder.claim("bp", Kind.BLOOD_PRESSURE, subject("a"), timeout=TIMEOUT)
+    binder.release("b")  # someone else's release does not touch a's claim
+    binder.release("a", "glucose")
+    assert binder.bind("bp", bp_reading(clock.now, 120, 80)).bound
+
+
+def test_old_untimed_wrong_kind_and_control_readings_stay_unbound() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    start = clock.now
+
+    def fresh_claim() -> None:
+        binder.claim("glucose", Kind.GLUCOSE, subject("a"), timeout=TIMEOUT)
+
+    fresh_claim()
+    # A meter re-sending yesterday's memory.
+    assert not binder.bind("glucose", glucose_reading(start - timedelta(days=1), 250)).bound
+    # Within the clock-skew grace: still this visit's reading.
+    skewed = glucose_reading(start - timedelta(seconds=90), 99, received_at=start)
+    assert binder.bind("glucose", skewed).bound
+    fresh_claim()
+    # Received before the claim, even if the device clock says otherwise.
+    late_clock = glucose_reading(start, 99, received_at=start - timedelta(seconds=1))
+    assert not binder.bind("glucose", late_clock).bound
+    assert not binder.bind("glucose", glucose_reading(start, 99, control=True)).bound
+    assert not binder.bind("glucose", bp_reading(start, 120, 80)).bound
+    untimed = bp_reading(start, 120, 80, quality=TimeQuality.UNKNOWN)
+    binder.claim("bp", Kind.BLOOD_PRESSURE, subject("b"), timeout=TIMEOUT)
+    assert not binder.bind("bp", untimed).bound
+    assert binder.unbound_total == 5
+
+
+def test_meal_from_the_device_is_kept() -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    binder.claim("glucose", Kind.GLUCOSE, subject("a"), timeout=TIMEOUT, meal="casual")
+    reading = glucose_reading(clock.now, 120)
+    assert isinstance(reading.values, Glucose)
+    reading = dataclasses.replace(
+        reading, values=dataclasses.replace(reading.values, meal="postprandial")
+    )
+    assert binder.bind("glucose", reading).values.meal == "postprandial"  # type: ignore[union-attr]
+
+
+# A random interleaving of visits claiming, releasing, waiting and devices sending: whatever
+# happens, a bound reading always belongs to the visit that held the device at that moment and
+# was taken after that visit's claim.
+_step = st.one_of(
+    st.tuples(st.just("claim"), st.sampled_from("abc"), st.sampled_from(["bp", "glucose"])),
+    st.tuples(st.just("release"), st.sampled_from("abc"), st.none()),
+    st.tuples(st.just("wait"), st.integers(1, 120), st.none()),
+    st.tuples(st.just("send"), st.sampled_from(["bp", "glucose"]), st.integers(-300, 0)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_step, max_size=30))
+def test_bound_readings_always_belong_to_the_holder(steps: list[tuple[object, ...]]) -> None:
+    clock = FakeClock()
+    binder = SessionBinder(clock)
+    claimed_at: dict[tuple[str, str], object] = {}
+    for step in steps:
+        action = step[0]
+        if action == "claim":
+            visit, device = str(step[1]), str(step[2])
+            kind = Kind.BLOOD_PRESSURE if device == "bp" else Kind.GLUCOSE
+            if binder.claim(device, kind, subject(visit), timeout=TIMEOUT):
+                claimed_at[(visit, device)] = clock.now
+        elif action == "release":
+            binder.release(str(step[1]))
+        elif action == "wait":
+            clock.advance(float(step[1]))  # type: ignore[arg-type]
+        else:
+            device, offset = str(step[1]), int(step[2])  # type: ignore[call-overload]
+            holder = binder.holder(device)
+            at = clock.now + timedelta(seconds=offset)
+            reading = bp_reading(at, 120, 80) if device == "bp" else glucose_reading(at, 100)
+            out = binder.bind(device, reading)
+            if out.bound:
+                assert holder is not None
+                assert out.subject is not None and out.subject.session_id == holder
+                started = claimed_at[(holder, device)]
+                assert at >= started - timedelta(minutes=2)  # type: ignore[operator]
+            else:
+                assert out.subject is None
