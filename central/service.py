@@ -98,7 +98,7 @@ class CentralService:
             _LOGGER.info("central subscribed to %s on %s", READINGS_FILTER, self.settings.url)
             flusher = asyncio.create_task(self._flush_loop(conn, queue, wake), name="central-flush")
             try:
-                waiters: set[asyncio.Future[object]] = {flusher, conn.closed}  # type: ignore[arg-type]
+                waiters: list[asyncio.Future[Any]] = [flusher, conn.closed]
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 flusher.cancel()
@@ -131,7 +131,13 @@ class CentralService:
                     _LOGGER.warning("dead-lettered a message on %s: %s", msg.topic, reason)
                 self.stats.stored += len(new_ids)
                 self.stats.duplicates += len(good) - len(new_ids)
-                self._send_receipts(conn, good)
+                try:
+                    self._send_receipts(conn, good)
+                except PublishError:
+                    # Link lost: nothing was acknowledged, so the broker redelivers the batch
+                    # to our persistent session and the receipts go out then.
+                    await conn.closed
+                    return
                 for msg in batch:
                     if msg.qos:
                         conn.ack(msg.mid, msg.qos)

@@ -441,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default="demo-state", help="where demo data lives")
     p.add_argument("--kiosk-port", type=int, default=8080, help="kiosk web page port")
     p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: never)")
+    p.add_argument(
+        "--every",
+        type=float,
+        default=20.0,
+        help="a simulated resident measures every N seconds (0: only on kiosk request)",
+    )
     _add_common(p, config=False)
     p.set_defaults(handler=cmd_demo)
 

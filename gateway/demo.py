@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import logging
+import os
+import random
 import shutil
 import socket
 import sys
@@ -15,6 +18,10 @@ from typing import Any
 
 from gateway.config import parse_config
 from gateway.errors import GatewayError
+from gateway.reading import Kind
+from simulators.ble.backend import Air
+from simulators.ble.cli import demo_air, demo_device_configs
+from simulators.ble.resident import take_measurement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,29 +64,6 @@ async def _start_mosquitto(state: Path) -> tuple[asyncio.subprocess.Process, str
     raise GatewayError(f"mosquitto did not start; see {conf.parent}/mosquitto.log")
 
 
-def demo_devices() -> list[dict[str, Any]]:
-    """The simulated devices the demo runs: BLE simulators where available, else synthetic."""
-    try:
-        from simulators.ble.cli import demo_device_configs
-    except ImportError:
-        return [
-            {
-                "name": "bp-sim",
-                "transport": "simulated",
-                "kind": "blood_pressure",
-                "options": {"rate_per_s": 0.5},
-            },
-            {
-                "name": "glucose-sim",
-                "transport": "simulated",
-                "kind": "glucose",
-                "options": {"rate_per_s": 0.3},
-            },
-        ]
-    devices: list[dict[str, Any]] = demo_device_configs()
-    return devices
-
-
 def _prepare_state(directory: str) -> Path:
     state = Path(directory).resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -107,32 +91,97 @@ async def run_demo(args: argparse.Namespace) -> int:
         BrokerSettings(url=url, client_id="central-demo", session_expiry_s=3600),
         on_stored=show,
     )
+    air = demo_air(devices=("bp", "glucose"), bp_records=2, glucose_records=5)
+    devices = demo_device_configs(air)
+    bp_name = next(d.name for d in devices if "blesmart" in d.name)
+    glucose_name = next(d.name for d in devices if d.name != bp_name)
+    kiosk_settings = _demo_kiosk_secrets(state)
+    kiosk_settings.update(
+        {
+            "site_name": "Kios Gempita (demo)",
+            "puskesmas_name": "Puskesmas Karang Jati",
+            "puskesmas_address": "Jl. Mayjen Sutoyo, Balikpapan Tengah",
+            "bp_device": bp_name,
+            "glucose_device": glucose_name,
+            "measurement_timeout_s": 60.0,
+            "portal_host": f"127.0.0.1:{args.kiosk_port}",
+        }
+    )
     config = parse_config(
         {
             "gateway": {"id": "gw-demo", "site_id": "demo-kiosk", "state_dir": str(state / "gw")},
             "mqtt": {"url": url, "status_interval_s": 10.0},
-            "kiosk": {"enabled": True, "host": "127.0.0.1", "port": args.kiosk_port},
-            "devices": demo_devices(),
+            "kiosk": {
+                "enabled": True,
+                "host": "127.0.0.1",
+                "port": args.kiosk_port,
+                "settings": kiosk_settings,
+            },
         },
         source="demo",
     )
-    gateway = Gateway(config)
+    # The kiosk binds readings from these two devices to the resident on screen.
+    config = dataclasses.replace(config, devices=tuple(devices))
+    rng = random.Random()  # noqa: S311 - simulated values, not secrets
+
+    def request_measurement(kind: str) -> None:
+        take_measurement(air, Kind(kind), rng)
+
+    gateway = Gateway(config, measurement_hook=request_measurement)
     print(f"kiosk:   http://127.0.0.1:{args.kiosk_port}/", flush=True)
+    print(f"kader:   http://127.0.0.1:{args.kiosk_port}/kader  (kader01, PIN 1234)", flush=True)
+    print(f"admin:   http://127.0.0.1:{args.kiosk_port}/admin  (password demo-admin)", flush=True)
     print(f"status:  gempita status --config {state / 'gateway.toml'}", flush=True)
-    (state / "gateway.toml").write_text(
-        f'[gateway]\nid = "gw-demo"\nstate_dir = "{state / "gw"}"\n[mqtt]\nurl = "{url}"\n'
-    )
+    _write_status_config(state, url)
+    print("devices: " + ", ".join(d.name for d in devices) + " (simulated BLE)", flush=True)
     print("Ctrl-C stops everything.", flush=True)
     try:
         async with asyncio.timeout(args.duration or None), asyncio.TaskGroup() as group:
             group.create_task(central.run(), name="central")
             group.create_task(gateway.run(), name="gateway")
+            group.create_task(_residents(air, rng, args.every), name="simulated-residents")
     except (asyncio.CancelledError, TimeoutError):
         pass
     finally:
+        await air.aclose()
         store.close()
         proc.terminate()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), 5)
         print("demo stopped.", file=sys.stderr, flush=True)
     return 0
+
+
+async def _residents(air: Air, rng: random.Random, every_s: float) -> None:
+    """Now and then somebody measures themselves at the kiosk."""
+    while every_s > 0:
+        await asyncio.sleep(every_s)
+        take_measurement(air, rng.choice((Kind.BLOOD_PRESSURE, Kind.GLUCOSE)), rng)
+
+
+def _demo_kiosk_secrets(state: Path) -> dict[str, Any]:
+    """Demo-only keys and passwords, written to the demo's state directory (never reused)."""
+    from kiosk.privacy import generate_keypair
+    from kiosk.security import hash_secret
+
+    keys = state / "keys"
+    keys.mkdir(exist_ok=True)
+    programme = keys / "programme.key"
+    central_pub = keys / "central.pub"
+    if not programme.exists():
+        programme.write_text(os.urandom(32).hex())
+        pair = generate_keypair()
+        (keys / "central.key").write_text(pair.private_key.hex())
+        central_pub.write_text(pair.public_key.hex())
+    return {
+        "programme_key_file": str(programme),
+        "central_public_key_file": str(central_pub),
+        "admin_password_hash": hash_secret("demo-admin"),
+        "kader_pin_hashes": {"kader01": hash_secret("1234")},
+    }
+
+
+def _write_status_config(state: Path, url: str) -> None:
+    (state / "gateway.toml").write_text(
+        f'[gateway]\nid = "gw-demo"\nstate_dir = "{state / "gw"}"\n[mqtt]\nurl = "{url}"\n'
+    )

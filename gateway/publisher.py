@@ -178,17 +178,25 @@ class Publisher:
             self.backoff.reset()
             _LOGGER.info("connected to %s as %s", self.settings.url, self.settings.client_id)
             self.publish_status()
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(self._pump(session), name="publisher-pump"),
-                    group.create_task(self._settle_acks(session), name="publisher-acks"),
-                    group.create_task(self._settle_receipts(session), name="publisher-receipts"),
-                    group.create_task(self._status_loop(), name="publisher-status"),
-                ]
-                reason = await conn.closed
+            tasks = [
+                asyncio.create_task(self._pump(session), name="publisher-pump"),
+                asyncio.create_task(self._settle_acks(session), name="publisher-acks"),
+                asyncio.create_task(self._settle_receipts(session), name="publisher-receipts"),
+                asyncio.create_task(self._status_loop(), name="publisher-status"),
+            ]
+            closed = conn.closed
+            waiters: list[asyncio.Future[Any]] = [closed, *tasks]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
                 for task in tasks:
                     task.cancel()
-            raise PublishError(reason)
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            for result in results:
+                # A helper task ending with an error is a bug or a lost link: surface it as is.
+                if isinstance(result, Exception):
+                    raise result
+            raise PublishError(closed.result() if closed.done() else "session ended")
         finally:
             if self._session is not None:
                 # Leaving on purpose (shutdown): say so, since a clean DISCONNECT does not fire
@@ -225,13 +233,18 @@ class Publisher:
                     cursor = 0
                 continue
             publish = session.conn.publish
-            for row in rows:
-                if row.seq not in skip:
-                    if free == 0:
-                        break
-                    session.inflight[publish(self._topic, row.payload)] = row.seq
-                    free -= 1
-                cursor = row.seq
+            try:
+                for row in rows:
+                    if row.seq not in skip:
+                        if free == 0:
+                            break
+                        session.inflight[publish(self._topic, row.payload)] = row.seq
+                        free -= 1
+                    cursor = row.seq
+            except PublishError:
+                # The link just dropped; the session ends when paho reports the disconnect.
+                await session.conn.closed
+                return
 
     def _on_puback(self, session: _Session, mid: int, code: int, name: str) -> None:
         seq = session.inflight.pop(mid, None)

@@ -61,8 +61,18 @@ class Gateway:
         maintenance_interval_s: float = 30.0,
         status_file_interval_s: float = 2.0,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        measurement_hook: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        self._kiosk_settings: Any = None
+        if config.kiosk.enabled:
+            # Checked now, so a bad kiosk setting stops `gempita run` before anything starts.
+            from gateway.kiosk_host import kiosk_settings, make_binder
+
+            self._kiosk_settings = kiosk_settings(config)
+            binder = binder or make_binder(wall_clock)
+        # Asks a device to measure now (simulators in the demo; real monitors ignore it).
+        self.measurement_hook = measurement_hook
         self.events = EventBus()
         self.binder = binder
         self.notifier = notifier or Notifier()
@@ -97,6 +107,9 @@ class Gateway:
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._last_counts: dict[str, Any] = {}
+
+    def kiosk_settings_value(self) -> Any:
+        return self._kiosk_settings
 
     # --- status -------------------------------------------------------------------------------
 

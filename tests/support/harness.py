@@ -91,7 +91,12 @@ async def running_central(
     store = CentralStore(f"sqlite:///{db_path}")
     service = CentralService(
         store,
-        BrokerSettings(url=broker_url, client_id="central-test", **settings),
+        BrokerSettings(
+            url=broker_url,
+            client_id=settings.pop("client_id", "central-test"),
+            session_expiry_s=settings.pop("session_expiry_s", 3600),
+            **settings,
+        ),
         backoff=Backoff(initial_s=0.05, cap_s=0.5),
     )
     task = asyncio.create_task(service.run(), name="central")
