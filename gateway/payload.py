@@ -7,6 +7,7 @@ are sent on every retry: nothing in it depends on when it is sent.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from gateway.reading import (
     Transport,
 )
 
+_PSEUDONYM = re.compile(r"[0-9a-f]{64}")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
@@ -146,6 +148,9 @@ def from_payload(data: dict[str, Any]) -> Reading:
             sensor_status=frozenset(v.get("sensor_status", ())),
         )
     s = data.get("subject")
+    if s is not None and not _PSEUDONYM.fullmatch(str(s.get("pseudonym", ""))):
+        # Guards central against a NIK (16 digits) sent where only a pseudonym may go.
+        raise ValueError("subject.pseudonym must be a 64-character hex HMAC")
     subject = (
         None
         if s is None

@@ -38,9 +38,10 @@ def gateway_config(state_dir: Path, broker_url: str, **sections: dict[str, Any])
         },
     }
     for name, values in sections.items():
-        data.setdefault(name, {}).update(values) if name != "devices" else None
         if name == "devices":
             data["devices"] = values
+        else:
+            data.setdefault(name, {}).update(values)
     return parse_config(data)
 
 
