@@ -7,10 +7,8 @@ only after the commit publishes `ReadingStored` so a screen never says "tersimpa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 
-from gateway.devices import DeviceStatus
 from gateway.events import EventBus, ReadingStored
 from gateway.outbox import Outbox
 from gateway.reading import Reading
@@ -22,16 +20,12 @@ class DeviceSink:
         self,
         outbox: Outbox,
         device_name: str,
-        status: DeviceStatus,
         events: EventBus,
-        clock: Callable[[], datetime],
         binder: Binder | None = None,
     ) -> None:
         self._outbox = outbox
         self._name = device_name
-        self._status = status
         self._events = events
-        self._clock = clock
         self.binder = binder
 
     async def commit(
@@ -41,9 +35,9 @@ class DeviceSink:
         if binder is not None:
             readings = [binder.bind(self._name, r) for r in readings]
         result = await self._outbox.commit(readings, cursor=cursor)
-        if readings:
-            self._status.last_reading_at = self._clock()
-            self._status.readings_total += result.stored
+        # The one place "stored" is announced (kiosk: "tersimpan"), after the commit and with
+        # the bound reading. A batch of re-read duplicates announces nothing.
+        if result.stored:
             for reading in readings:
                 self._events.publish(ReadingStored(self._name, reading))
         return result

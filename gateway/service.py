@@ -199,9 +199,7 @@ class Gateway:
                 group.create_task(self._maintenance(), name="outbox-maintenance")
                 for device in self.config.devices:
                     status = self.devices[device.name]
-                    sink = DeviceSink(
-                        self.outbox, device.name, status, self.events, self._clock, self.binder
-                    )
+                    sink = DeviceSink(self.outbox, device.name, self.events, self.binder)
                     self.sinks[device.name] = sink
                     supervisor = DeviceSupervisor(
                         device,

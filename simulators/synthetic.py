@@ -96,9 +96,11 @@ class SyntheticRunner:
                 )
                 for n in range(done + 1, upto + 1)
             ]
-            await ctx.sink.commit(readings, cursor=Cursor(device.id, str(upto), CURSOR))
+            result = await ctx.sink.commit(readings, cursor=Cursor(device.id, str(upto), CURSOR))
             done = upto
             ctx.status.last_seen = now
+            ctx.status.last_reading_at = now
+            ctx.status.readings_total += result.stored
             if interval:
                 await asyncio.sleep(interval)
         _LOGGER.info("synthetic device %s: all %s records delivered", self.config.name, count)

@@ -31,7 +31,7 @@ from drivers.ble.quirks import Quirk
 from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DecodeError
 from gateway.devices import DeviceContext
-from gateway.events import CuffPressure, ReadingStored
+from gateway.events import CuffPressure
 from gateway.reading import DeviceIdentity, Kind, Reading, reading_id, values_fingerprint
 
 _LOGGER = logging.getLogger(__name__)
@@ -129,8 +129,6 @@ class BpSession:
         readings = self._readings()
         if readings:
             await self.ctx.sink.commit(readings)
-            for reading in readings:
-                self.ctx.events.publish(ReadingStored(self.ctx.config.name, reading))
         return readings
 
     async def _clock(self) -> None:

@@ -56,7 +56,6 @@ from drivers.ble.racp import (
 from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DecodeError, DeviceSessionError
 from gateway.devices import DeviceContext
-from gateway.events import ReadingStored
 from gateway.reading import DeviceIdentity, Kind, Reading, reading_id
 from gateway.sink import Cursor
 
@@ -304,8 +303,6 @@ class GlucoseSession:
             )
         if readings or cursor is not None:
             await self.ctx.sink.commit(readings, cursor=cursor)
-            for reading in readings:
-                self.ctx.events.publish(ReadingStored(self.ctx.config.name, reading))
         return self._outcome(tuple(readings), last, cursor is not None, dropped)
 
     def _reading(

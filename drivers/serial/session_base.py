@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from drivers.serial.device_time import DEFAULT_SITE_TZ, clock_offset_s, corrected_utc, site_zone
-from gateway.events import DeviceState, ReadingStored
+from gateway.events import DeviceState
 from gateway.reading import (
     DeviceIdentity,
     Glucose,
@@ -152,10 +152,6 @@ class NewestFirstCommitter:
         self.stats.duplicates += result.duplicates
         self.stats.batches += 1
         _record_progress(self.ctx.status, readings, result)
-        if result.stored == 0:
-            return  # all re-reads of records stored earlier: nothing new to announce
-        for reading in readings:
-            self.ctx.events.publish(ReadingStored(self.ctx.config.name, reading))
 
 
 def _record_progress(

@@ -147,7 +147,7 @@ async def test_reread_gives_same_ids_and_only_new_records_are_committed(
             while not queue.empty():
                 events.append(queue.get_nowait())
         assert sink.order == first_ids  # nothing new, nothing re-stored
-        assert not any(isinstance(e, ReadingStored) for e in events)
+        assert not any(isinstance(e, ReadingStored) for e in events)  # the sink announces
         assert ctx2.status.readings_total == 0
 
         clock.advance(600)
