@@ -29,7 +29,7 @@ from bleak.backends.scanner import BaseBleakScanner
 from drivers.ble import uuids
 from drivers.ble.dis import DeviceInformation, decode_dis_string
 from drivers.ble.link import BleLink, ConnectPolicy, open_link
-from drivers.ble.pair import bond
+from drivers.ble.pair import backend_takes_passkey, bond
 from drivers.ble.quirks import Quirk, match_quirk, quirk_by_name
 from drivers.ble.session_bp import BpOptions, BpSession
 from drivers.ble.session_glucose import GlucoseOptions, GlucoseSession
@@ -167,6 +167,18 @@ class BleRunner:
             ctx.status.last_reading_at = ctx.clock()
         self._state(ctx, "idle")
 
+    async def _bond(self, link: BleLink) -> None:
+        if self.passkey is None or backend_takes_passkey(self.client_backend):
+            await bond(link, passkey=self.passkey, client_backend=self.client_backend)
+            return
+        # Real BlueZ: the PIN reaches bluetoothd through our Agent1 (only while bonding).
+        from drivers.ble.agent import PairingAgent
+
+        async with PairingAgent(self.passkey, device_address=link.address) as agent:
+            await bond(
+                link, passkey=self.passkey, client_backend=self.client_backend, agent=agent
+            )
+
     async def _session(self, link: BleLink, ctx: DeviceContext) -> int:
         kind = profile_of(self.config, link)
         ctx.status.kind = kind.value
@@ -176,7 +188,7 @@ class BleRunner:
             early is not None and early.requires_bond
         )
         if needs_bond:
-            await bond(link, passkey=self.passkey, client_backend=self.client_backend)
+            await self._bond(link)
         info = await read_device_information(link)
         quirk = self.forced_quirk or match_quirk(
             link.device_name, info.manufacturer, info.model, services

@@ -1,0 +1,72 @@
+"""`gempita demo` runs the whole chain and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.support.mosquitto import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "demo",
+            "--state-dir",
+            str(tmp_path / "demo"),
+            "--kiosk-port",
+            str(port),
+            "--every",
+            "1",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum("central stored" in x for x in lines) < 8:
+            lines.append(proc.stdout.readline())
+        stored = [x for x in lines if "central stored gw-demo" in x]
+        assert len(stored) >= 8, lines
+        assert any("BP " in x for x in stored)
+        assert any("glucose " in x for x in stored)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
+            assert "Gempita" in page.read().decode()
+        # The status file is refreshed every 2 s: ask until it reflects the connection.
+        command = [sys.executable, "-m", "gateway.cli", "status", "--json", "--config"]
+        config = str(tmp_path / "demo" / "gateway.toml")
+        for _ in range(20):
+            done = subprocess.run(
+                [*command, config], cwd=REPO, capture_output=True, text=True, check=True
+            )
+            status = json.loads(done.stdout)
+            if status["broker"]["connected"] and status["outbox"]["confirmed"]:
+                break
+            time.sleep(0.5)
+        assert status["running"]
+        assert status["broker"]["connected"]
+        assert status["outbox"]["confirmed"] >= 8
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
