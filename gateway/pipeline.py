@@ -31,14 +31,17 @@ class DeviceSink:
     async def commit(
         self, readings: Sequence[Reading], *, cursor: Cursor | None = None
     ) -> CommitResult:
+        # Meters re-send their memory; a reading the outbox already holds was taken before
+        # anyone on screen now, so it is never offered to the binder and never re-announced.
+        known = set(await self._outbox.states([r.id for r in readings])) if readings else set()
         binder = self.binder
         if binder is not None:
-            readings = [binder.bind(self._name, r) for r in readings]
+            readings = [r if r.id in known else binder.bind(self._name, r) for r in readings]
         result = await self._outbox.commit(readings, cursor=cursor)
-        # The one place "stored" is announced (kiosk: "tersimpan"), after the commit and with
-        # the bound reading. A batch of re-read duplicates announces nothing.
-        if result.stored:
-            for reading in readings:
+        # The one place "stored" is announced (kiosk: "tersimpan"): after the commit, with the
+        # bound reading, and only for readings new to the outbox.
+        for reading in readings:
+            if reading.id not in known:
                 self._events.publish(ReadingStored(self._name, reading))
         return result
 

@@ -7,7 +7,10 @@ reading before committing it. A reading is bound only when all of these hold:
 - the reading was taken after the claim started (minus a small clock-skew grace) and its time
   can be trusted at all: a glucometer re-sending its memory must not hand last week's reading
   to today's resident;
-- it is not a control-solution test.
+- it is not a control-solution test;
+- the gateway had not already received it before the claim started: meters re-send their whole
+  memory every session, so the previous resident's reading (or one stored before the kiosk
+  opened) arrives again while the next resident waits, with a time inside the skew grace.
 
 One claim takes one reading; anything else from the device stays unbound (`bound=False`,
 no subject) and is counted for the operator. Only one session may hold a device at a time, so
@@ -19,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +30,10 @@ from datetime import datetime, timedelta
 from gateway.reading import Glucose, Kind, Reading, Subject, TimeQuality
 
 _LOGGER = logging.getLogger(__name__)
+
+# Reading ids remembered with the time the binder first saw them. A meter's memory holds a few
+# hundred records at most; the oldest ids are forgotten first.
+_SEEN_MAX = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,7 @@ class SessionBinder:
         self._grace = skew_grace
         self._lock = threading.Lock()
         self._claims: dict[str, Claim] = {}
+        self._first_seen: OrderedDict[str, datetime] = OrderedDict()
         self.unbound_total = 0
 
     def claim(
@@ -93,7 +102,8 @@ class SessionBinder:
         now = self._clock()
         with self._lock:
             claim = self._claims.get(device_name)
-            reason = _refusal(claim, reading, now, self._grace)
+            first_seen = self._seen(reading.id, now)
+            reason = _refusal(claim, reading, now, self._grace, first_seen)
             if claim is None or reason is not None:
                 self.unbound_total += 1
                 _LOGGER.info("reading %s from %s left unbound: %s", reading.id, device_name, reason)
@@ -106,8 +116,18 @@ class SessionBinder:
             values = dataclasses.replace(values, meal=claim.meal)
         return dataclasses.replace(reading, subject=claim.subject, bound=True, values=values)
 
+    def _seen(self, reading_id: str, now: datetime) -> datetime:
+        """When this reading first reached the binder (caller holds the lock)."""
+        first = self._first_seen.setdefault(reading_id, now)
+        self._first_seen.move_to_end(reading_id)
+        if len(self._first_seen) > _SEEN_MAX:
+            self._first_seen.popitem(last=False)
+        return first
 
-def _refusal(claim: Claim | None, reading: Reading, now: datetime, grace: timedelta) -> str | None:
+
+def _refusal(
+    claim: Claim | None, reading: Reading, now: datetime, grace: timedelta, first_seen: datetime
+) -> str | None:
     if claim is None:
         return "no session waiting"
     if claim.expires_at <= now:
@@ -120,6 +140,8 @@ def _refusal(claim: Claim | None, reading: Reading, now: datetime, grace: timede
         return "taken before the session started"
     if reading.received_at is not None and reading.received_at < claim.claimed_at:
         return "received before the session started"
+    if first_seen < claim.claimed_at:
+        return "already received before the session started"
     if isinstance(reading.values, Glucose) and reading.values.control_solution:
         return "control solution"
     return None

@@ -86,6 +86,17 @@ async def read_device_information(link: BleLink) -> DeviceInformation:
     )
 
 
+async def read_battery_level(link: BleLink) -> int | None:
+    """Battery Service 0x180F level in percent, when the device exposes it (and it is sane)."""
+    if not link.has_characteristic(uuids.BATTERY_LEVEL):
+        return None
+    data = await link.read(uuids.BATTERY_LEVEL)
+    if not data or data[0] > 100:
+        _LOGGER.debug("%s: ignoring battery level %s", link.name, data.hex() or "empty")
+        return None
+    return data[0]
+
+
 def profile_of(config: DeviceConfig, link: BleLink) -> Kind:
     if config.kind is not None:
         try:
@@ -190,6 +201,9 @@ class BleRunner:
         if needs_bond:
             await self._bond(link)
         info = await read_device_information(link)
+        battery = await read_battery_level(link)
+        if battery is not None:
+            ctx.status.battery_pct = battery
         quirk = self.forced_quirk or match_quirk(
             link.device_name, info.manufacturer, info.model, services
         )

@@ -97,6 +97,13 @@ class DeviceClock:
         self.drift_s = (local - actual).total_seconds()
 
 
+def battery_service(percent: int) -> Service:
+    return Service(
+        f"{uuids.BATTERY_SERVICE:04x}",
+        [Characteristic(f"{uuids.BATTERY_LEVEL:04x}", ("read",), bytes([percent]))],
+    )
+
+
 def dis_service(
     *,
     manufacturer: str | None,
@@ -187,6 +194,7 @@ class BpMonitor(GattPeripheral):
         clock: DeviceClock | None = None,
         settle_s: float = 0.0,
         send_interval_s: float = 0.0,
+        battery_pct: int | None = None,
     ) -> None:
         self.records = list(records)
         self.unit = unit
@@ -222,6 +230,7 @@ class BpMonitor(GattPeripheral):
                 dis_service(
                     manufacturer=manufacturer, model=model, serial=serial, firmware=firmware
                 ),
+                *([battery_service(battery_pct)] if battery_pct is not None else []),
             ],
             advertised_services=[f"{uuids.BLOOD_PRESSURE_SERVICE:04x}"],
             requires_bond=requires_bond,
@@ -512,6 +521,7 @@ class GlucoseMeter(GattPeripheral):
         feature: int = 0x0460,
         faults: GlucoseFaults | None = None,
         record_interval_s: float = 0.0,
+        battery_pct: int | None = None,
     ) -> None:
         self.records = list(records)
         self.clock = clock or DeviceClock()
@@ -554,6 +564,7 @@ class GlucoseMeter(GattPeripheral):
         services = [
             Service(f"{uuids.GLUCOSE_SERVICE:04x}", glucose_chars),
             dis_service(manufacturer=manufacturer, model=model, serial=serial, firmware=firmware),
+            *([battery_service(battery_pct)] if battery_pct is not None else []),
         ]
         if has_cts:
             services.append(

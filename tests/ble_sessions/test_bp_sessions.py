@@ -194,3 +194,20 @@ async def test_commit_failure_propagates(air: Air, sink: MemorySink) -> None:
     with pytest.raises(OSError, match="disk full"):
         await make_runner(config).run_once(context(config, sink))
     assert sink.readings == {}
+
+
+async def test_battery_level_is_reported_in_device_status(air: Air, sink: MemorySink) -> None:
+    monitor = air.add(BpMonitor(records=_records(), clock=fixed_clock(), battery_pct=37))
+    config = config_for(air, monitor)
+    ctx = context(config, sink)
+    await make_runner(config).run_once(ctx)
+    assert ctx.status.battery_pct == 37
+    assert ctx.status.as_dict()["battery_pct"] == 37
+
+
+async def test_no_battery_service_leaves_battery_unknown(air: Air, sink: MemorySink) -> None:
+    monitor = air.add(BpMonitor(records=_records(), clock=fixed_clock()))
+    config = config_for(air, monitor)
+    ctx = context(config, sink)
+    await make_runner(config).run_once(ctx)
+    assert ctx.status.battery_pct is None
