@@ -183,9 +183,21 @@ def cmd_outbox_drain(args: argparse.Namespace) -> int:
 async def _drain(config: Any, timeout_s: float, until: str) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from gateway.config import KioskSection
+    from gateway.outbox_store import OutboxStore
     from gateway.service import Gateway
 
-    gateway = Gateway(config.__class__(**{**_fields(config), "devices": ()}))
+    # Count before the publisher starts, so the bar covers everything this drain sends.
+    store = OutboxStore(config.outbox_path, exclusive=False)
+    store.open()
+    try:
+        first = store.counts()
+    finally:
+        store.close()
+    total = first.pending + (first.published if until == "confirmed" else 0)
+    gateway = Gateway(
+        config.__class__(**{**_fields(config), "devices": (), "kiosk": KioskSection()})
+    )
     task = asyncio.create_task(gateway.run(), name="gateway")
     deadline = time.monotonic() + timeout_s
     try:
@@ -193,8 +205,6 @@ async def _drain(config: Any, timeout_s: float, until: str) -> int:
             if task.done():
                 task.result()
             await asyncio.sleep(0.05)
-        first = await gateway.outbox.counts()
-        total = first.pending + (first.published if until == "confirmed" else 0)
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

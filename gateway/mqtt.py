@@ -188,10 +188,12 @@ class MqttConnection:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho untyped
         if s.session_expiry_s:
             props.SessionExpiryInterval = s.session_expiry_s
-        # TCP connect + TLS handshake block: do them off the event loop.
+        # TCP connect + TLS handshake block: do them off the event loop. asyncio.timeout, not
+        # wait_for: on Python 3.11 wait_for swallows a cancellation that arrives as the connect
+        # finishes, and a gateway being shut down then hangs in its new session for ever.
         try:
-            rc = await asyncio.wait_for(
-                self._loop.run_in_executor(
+            async with asyncio.timeout(timeout):
+                rc = await self._loop.run_in_executor(
                     None,
                     lambda: self.client.connect(
                         s.host,
@@ -200,9 +202,7 @@ class MqttConnection:
                         clean_start=not s.session_expiry_s,
                         properties=props,
                     ),
-                ),
-                timeout,
-            )
+                )
         except (OSError, ssl.SSLError) as exc:
             raise PublishError(f"cannot reach broker {s.url}: {exc}") from exc
         except TimeoutError as exc:
@@ -211,7 +211,8 @@ class MqttConnection:
             raise PublishError(f"cannot reach broker {s.url}: {paho.error_string(rc)}")
         self._misc_task = asyncio.create_task(self._misc_loop(), name="mqtt-misc")
         try:
-            await asyncio.wait_for(asyncio.shield(self._connack), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._connack)
         except TimeoutError as exc:
             await self.close()
             raise PublishError(f"broker {s.url} did not answer CONNECT in {timeout:.0f} s") from exc

@@ -79,6 +79,15 @@ _UPSERT_CURSOR = sa.text(
     "updated_at = excluded.updated_at"
 )
 
+_FETCH_PENDING = (
+    "SELECT seq, id, payload FROM outbox WHERE state = ? AND seq > ?"
+    " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY seq LIMIT ?"
+)
+_MARK_PUBLISHED = (
+    "UPDATE outbox SET state = 1, published_at = ?, last_error = NULL, retry_at = NULL,"
+    " attempts = attempts + 1 WHERE seq = ? AND state = 0"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -358,34 +367,26 @@ class OutboxStore:
 
     def fetch_pending(self, after_seq: int, limit: int) -> list[PendingRow]:
         now = self._clock()
-        t = outbox_table
 
         def work(conn: Connection) -> list[PendingRow]:
-            rows = conn.execute(
-                sa.select(t.c.seq, t.c.id, t.c.payload)
-                .where(
-                    t.c.state == PENDING,
-                    t.c.seq > after_seq,
-                    sa.or_(t.c.retry_at.is_(None), t.c.retry_at <= now),
-                )
-                .order_by(t.c.seq)
-                .limit(limit)
-            ).all()
-            return [PendingRow(r.seq, r.id, r.payload) for r in rows]
+            # Plain SQL through the driver: building the Core select on every call cost more
+            # than the query (this runs once per publisher round).
+            rows = conn.exec_driver_sql(_FETCH_PENDING, (PENDING, after_seq, now, limit)).all()
+            return [PendingRow(seq, id_, payload) for seq, id_, payload in rows]
 
         result: list[PendingRow] = self._run(work)
         return result
 
     def mark_published(self, seqs: Iterable[int]) -> int:
         now = self._clock()
-        params = [{"s": s, "now": now} for s in seqs]
+        params = [(now, s) for s in seqs]
         if not params:
             return 0
-        stmt = sa.text(
-            "UPDATE outbox SET state = 1, published_at = :now, last_error = NULL, retry_at = NULL,"
-            " attempts = attempts + 1 WHERE seq = :s AND state = 0"
+        # Called for every PUBACK batch: the driver's own executemany with plain tuples costs
+        # half the CPU per row of a SQLAlchemy text() statement with named parameters.
+        changed: int = self._run(
+            lambda conn: conn.exec_driver_sql(_MARK_PUBLISHED, params).rowcount
         )
-        changed: int = self._run(lambda conn: conn.execute(stmt, params).rowcount)
         return changed
 
     def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:

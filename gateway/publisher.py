@@ -223,12 +223,18 @@ class Publisher:
                 continue
             new_pending.clear()
             skip = session.settling.union(session.inflight.values(), session.acked)
-            rows = await self.outbox.fetch_pending(cursor, min(free, 1000) + len(skip))
+            # Only skipped rows past the cursor can come back: counting all of them re-read and
+            # threw away up to a window of rows on every round (a third of a drain's DB time).
+            ahead = sum(1 for seq in skip if seq > cursor)
+            rows = await self.outbox.fetch_pending(cursor, min(free, 1000) + ahead)
             if not rows:
                 # Caught up. Wake on the next commit; rescan from the start now and then for
                 # readings sent back to PENDING (refusal retry time passed, requeued).
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that lands as the event is set, and shutdown then hangs in this loop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(new_pending.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await new_pending.wait()
                 if not new_pending.is_set():
                     cursor = 0
                 continue
@@ -336,7 +342,8 @@ class Publisher:
 
     async def _status_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.status_changed.wait(), self.status_interval_s)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see _pump
+                async with asyncio.timeout(self.status_interval_s):
+                    await self.status_changed.wait()
             self.status_changed.clear()
             self.publish_status()
