@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        start_new_session=True,  # so a failed test can stop the demo's mosquitto too
     )
     try:
         lines: list[str] = []
@@ -66,7 +68,7 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()

@@ -1,0 +1,1 @@
+"""Smoke test of the benchmarks (quick mode; never asserts timing targets)."""

@@ -1,0 +1,82 @@
+"""Each benchmark runs in quick mode and reports sane figures. Timing targets are NOT tested."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.common import Result, percentile
+from bench.drain import run_drain
+from bench.forward import run_forward
+from bench.latency import run_latency
+from bench.run_all import main
+from bench.startup import run_startup
+from tests.support.mosquitto import have_mosquitto
+
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.skipif(not have_mosquitto(), reason="needs the mosquitto binary"),
+]
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*\.?\d*", text)]
+
+
+def _judged_nothing(result: Result) -> None:
+    assert result.met is None  # quick mode never claims a target met or missed
+    assert result.target
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_drain_and_rss() -> None:
+    drain, rss = run_drain(600, 1, quick=True)
+    _judged_nothing(drain)
+    _judged_nothing(rss)
+    base = _numbers(drain.figures["raw paho QoS 1 (baseline)"])
+    gateway = _numbers(drain.figures["gateway drain"])
+    ratio = _numbers(drain.figures["ratio (median)"])[0]
+    assert base[0] > 100 and gateway[0] > 100  # readings/s: anything lower means it broke
+    assert ratio == pytest.approx(gateway[0] / base[0], rel=0.02)
+    peak = _numbers(rss.figures["peak"])[0]
+    assert 5 < peak < 1000  # MB: a real Python process, not a misread /proc field
+
+
+def test_forward() -> None:
+    result = run_forward(400, producers=4, batch=5, quick=True)
+    _judged_nothing(result)
+    rate = _numbers(result.figures["offer -> last PUBACK"])
+    assert rate[0] > 50
+    assert _numbers(result.figures["offer -> all committed"])[0] >= rate[0] * 0.99
+
+
+def test_latency() -> None:
+    result = run_latency(0.5, rate=20.0, quick=True)
+    _judged_nothing(result)
+    assert result.figures["samples"].startswith("10 ")
+    p50, p90, p99, worst = _numbers(result.figures["p50 / p90 / p99 / max"])
+    assert 0 < p50 <= p90 <= p99 <= worst < 5000
+
+
+def test_startup() -> None:
+    result = run_startup(1, quick=True)
+    _judged_nothing(result)
+    median = _numbers(result.figures["median"])[0]
+    bare = _numbers(result.figures["baseline `python -c pass` median"])[0]
+    assert 0 < bare < median < 30_000  # ms: the gateway imports more than a bare interpreter
+
+
+def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    for label in ("(a)", "(b)", "(c)", "(d)", "(e)"):
+        assert f"== {label}" in out
+    assert "MISSED" not in out and "-> MET" not in out
