@@ -26,7 +26,7 @@ from gateway.outbox_store import (
     StoreOutcome,
     StoreRequest,
 )
-from gateway.payload import encode_reading, rfc3339
+from gateway.payload import encode_payload, to_payload
 from gateway.reading import Reading
 from gateway.sink import CommitResult, Cursor
 
@@ -35,12 +35,13 @@ _T = TypeVar("_T")
 
 
 def reading_row(reading: Reading) -> Row:
+    payload = to_payload(reading)
     return Row(
         id=reading.id,
-        device_id=reading.device.id,
-        kind=reading.kind.value,
-        measured_at=rfc3339(reading.measured_at),
-        payload=encode_reading(reading),
+        device_id=payload["device"]["id"],
+        kind=payload["kind"],
+        measured_at=payload["measured_at"],
+        payload=encode_payload(payload),
     )
 
 
@@ -210,6 +211,9 @@ class Outbox:
 
     async def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:
         await self._db(self.store.mark_refused, seq, error, retry_in_s)
+
+    async def defer(self, seqs: Sequence[int], retry_in_s: float) -> None:
+        await self._db(self.store.defer, seqs, retry_in_s)
 
     async def mark_confirmed(self, ids: Sequence[str]) -> tuple[int, int]:
         result = await self._db(self.store.mark_confirmed, ids)

@@ -29,8 +29,8 @@ _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=F
 
 def rfc3339(moment: datetime) -> str:
     """UTC instant as RFC 3339 with a `Z` and millisecond precision."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: a third of the cost, and this runs twice per reading.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -104,8 +104,12 @@ def to_payload(reading: Reading) -> dict[str, Any]:
     }
 
 
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    return _DUMPS(payload).encode()
+
+
 def encode_reading(reading: Reading) -> bytes:
-    return _DUMPS(to_payload(reading)).encode()
+    return encode_payload(to_payload(reading))
 
 
 def from_payload(data: dict[str, Any]) -> Reading:

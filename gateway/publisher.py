@@ -29,6 +29,7 @@ from gateway.outbox import Outbox
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_STATUS = "gempita.status/1"
+NO_MATCHING_SUBSCRIBERS = 0x10
 SCHEMA_RECEIPT = "gempita.receipt/1"
 
 
@@ -64,6 +65,7 @@ class PublisherState:
     refused_total: int = 0
     confirmed_total: int = 0
     unknown_receipts: int = 0
+    unheard_total: int = 0  # PUBACK 0x10 (no subscriber): kept pending, sent again
     connects: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,6 +80,7 @@ class PublisherState:
             "refused_total": self.refused_total,
             "confirmed_total": self.confirmed_total,
             "unknown_receipts": self.unknown_receipts,
+            "unheard_total": self.unheard_total,
             "connects": self.connects,
         }
 
@@ -88,6 +91,7 @@ class _Session:
     inflight: dict[int, int] = field(default_factory=dict)  # mid -> outbox seq
     acked: list[int] = field(default_factory=list)  # seqs PUBACKed, not yet marked
     refused: list[tuple[int, str]] = field(default_factory=list)
+    unheard: list[int] = field(default_factory=list)  # PUBACK 0x10: no subscriber got it
     settling: set[int] = field(default_factory=set)  # seqs being marked in the DB right now
     window_free: asyncio.Event = field(default_factory=asyncio.Event)
     ack_ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -105,6 +109,7 @@ class Publisher:
         window: int = 1000,
         backoff: Backoff | None = None,
         error_retry_s: float = 300.0,
+        no_subscriber_retry_s: float = 2.0,
         status_interval_s: float = 30.0,
         status_extra: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
@@ -115,6 +120,7 @@ class Publisher:
         self.window = window
         self.backoff = backoff or Backoff()
         self.error_retry_s = error_retry_s
+        self.no_subscriber_retry_s = no_subscriber_retry_s
         self.status_interval_s = status_interval_s
         self.status_extra = status_extra or dict
         self.clock = clock
@@ -138,6 +144,17 @@ class Publisher:
             delay = self.backoff.next_delay()
             _LOGGER.info("reconnecting to %s in %.1f s", self.settings.url, delay)
             await asyncio.sleep(delay)
+
+    def _warn_unheard(self) -> None:
+        now = self.clock()
+        if now - self._logged_errors.get("unheard", 0.0) >= 60.0:
+            self._logged_errors["unheard"] = now
+            _LOGGER.warning(
+                "broker has no subscriber for %s (is central running?); readings stay pending "
+                "and are sent again every %.0f s",
+                self._topic,
+                self.no_subscriber_retry_s,
+            )
 
     def _error(self, message: str) -> None:
         now = self.clock()
@@ -256,7 +273,11 @@ class Publisher:
         seq = session.inflight.pop(mid, None)
         if seq is None:
             return  # status messages and the like
-        if code < 0x80:
+        if code == NO_MATCHING_SUBSCRIBERS:
+            # The broker took it but nobody will ever get it (central's shared subscription is
+            # not there, e.g. right after a broker restart): not delivered, send again soon.
+            session.unheard.append(seq)
+        elif code < 0x80:
             session.acked.append(seq)
         else:
             session.refused.append((seq, f"broker refused reading: 0x{code:02X} {name}"))
@@ -269,9 +290,15 @@ class Publisher:
             session.ack_ready.clear()
             acked, session.acked = session.acked, []
             refused, session.refused = session.refused, []
+            unheard, session.unheard = session.unheard, []
             session.settling.update(acked)
+            session.settling.update(unheard)
             session.settling.update(seq for seq, _ in refused)
             try:
+                if unheard:
+                    await self.outbox.defer(unheard, self.no_subscriber_retry_s)
+                    self.state.unheard_total += len(unheard)
+                    self._warn_unheard()
                 if acked:
                     await self.outbox.mark_published(acked)
                     self.state.published_total += len(acked)
@@ -281,6 +308,7 @@ class Publisher:
                     self.state.refused_total += 1
                     self._error(f"{error} (topic {self._topic}; check the broker ACL)")
             finally:
+                session.settling.difference_update(unheard)
                 session.settling.difference_update(acked)
                 session.settling.difference_update(seq for seq, _ in refused)
 

@@ -189,3 +189,19 @@ async def test_dead_letters_and_unknown_receipts_do_not_break_anything(
         await gateway.outbox.commit([make_reading(n) for n in range(10, 15)])
         await wait_for(lambda: all_confirmed(gateway, 15), 20, "15 confirmed")
         assert central.store.ids() == ids | more
+
+
+async def test_no_subscriber_means_not_delivered_and_sent_again(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    # Central is not subscribed yet: the broker answers PUBACK 0x10 (no matching subscribers)
+    # and would drop the reading. It must stay pending and go again once central listens.
+    config = gateway_config(tmp_path / "gw", mosquitto.url)
+    ids = await prefill(config, 50)
+    async with running_gateway(config) as gateway:
+        await wait_for(lambda: gateway.publisher.state.unheard_total >= 50, 20, "0x10 PUBACKs")
+        counts = await gateway.outbox.counts()
+        assert (counts.pending, counts.published) == (50, 0)
+        async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+            await wait_for(lambda: all_confirmed(gateway, 50), 30, "all confirmed")
+            assert central.store.ids() == ids
