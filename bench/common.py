@@ -11,6 +11,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,32 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def listener(url: str) -> Iterator[None]:
+    """Central's stand-in (bench/listener.py) in its own process, subscribed before we go."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.listener", url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("bench listener did not subscribe")
+        yield
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@contextlib.contextmanager
 def mosquitto() -> Iterator[str]:
     """A fresh in-memory mosquitto on a free loopback port; yields its mqtt:// URL."""
     with tempfile.TemporaryDirectory(prefix="gempita-bench-broker-") as tmp:
@@ -97,7 +124,9 @@ def mosquitto() -> Iterator[str]:
                     if time.monotonic() > deadline:
                         raise RuntimeError("mosquitto did not listen within 10 s") from None
                     time.sleep(0.02)
-            yield f"mqtt://127.0.0.1:{port}"
+            url = f"mqtt://127.0.0.1:{port}"
+            with listener(url):
+                yield url
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

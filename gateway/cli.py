@@ -66,8 +66,27 @@ def _load(path: str) -> Any:
     return load_config(path)
 
 
+def with_ble_recording(config: Any, directory: Path) -> Any:
+    """Every BLE device also writes a capture of each session into `directory`."""
+    import dataclasses
+    import types
+
+    directory.mkdir(parents=True, exist_ok=True)
+    devices = tuple(
+        dataclasses.replace(
+            d, options=types.MappingProxyType({**d.options, "record": str(directory)})
+        )
+        if d.transport == "ble"
+        else d
+        for d in config.devices
+    )
+    return dataclasses.replace(config, devices=devices)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    if args.record:
+        config = with_ble_recording(config, Path(args.record))
     _setup_logging(args.log_level or config.gateway.log_level)
     from gateway.service import Gateway
 
@@ -368,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Under systemd it reports READY and pings the watchdog. Stops cleanly on SIGTERM.",
     )
     _add_common(p)
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write a JSON Lines capture of every BLE session into DIR (one file per session), "
+        "to replay a field problem later with `gempita replay`",
+    )
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser(

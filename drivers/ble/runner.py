@@ -11,6 +11,7 @@ session, which commits through `ctx.sink`. Failures raise; the supervisor retrie
   `scanner_backend()` (a simulated `Air`); "scanner_backend": a scanner backend class.
 - "connect_policy": a `ConnectPolicy` (tests shrink its timeouts and backoff).
 - "record": a path; the session's link traffic is written there as a capture (JSON Lines).
+  An existing directory gets one file per session (`<device>-<UTC time>.jsonl`).
 - "site_tz": IANA zone of the device clocks (default Asia/Makassar, WITA).
 - "passkey": for meters that show a PIN (only backends that take one; see drivers.ble.pair).
 - "bond": force bonding for a BP monitor; "write_clock": write 0x2A08 on a standard monitor.
@@ -163,7 +164,13 @@ class BleRunner:
             # Imported only when asked for: recording is a field-debugging tool.
             from simulators.ble.capture import CaptureRecorder
 
-            link.add_observer(CaptureRecorder(self.record_path, wall_clock=ctx.clock))
+            path = self.record_path
+            if path.is_dir():
+                # A directory: one capture per session, so a field problem is not overwritten
+                # by the next, healthy, session.
+                stamp = ctx.clock().strftime("%Y%m%dT%H%M%SZ")
+                path = path / f"{self.config.name}-{stamp}.jsonl"
+            link.add_observer(CaptureRecorder(path, wall_clock=ctx.clock))
         try:
             count = await self._session(link, ctx)
         except Exception as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 import shutil
 import signal
 import socket
@@ -119,6 +118,3 @@ class Mosquitto:
         self.stop()
         self.start()
 
-
-def have_mosquitto() -> bool:
-    return os.path.exists(MOSQUITTO)
