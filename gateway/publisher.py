@@ -30,6 +30,9 @@ _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_STATUS = "gempita.status/1"
 NO_MATCHING_SUBSCRIBERS = 0x10
+# Rows fetched per round: enough to keep the socket busy, few enough that the payloads held
+# in memory at once stay small on a Pi (peak RSS is a target, bench/ (d)).
+FETCH_ROWS = 250
 SCHEMA_RECEIPT = "gempita.receipt/1"
 
 
@@ -243,7 +246,7 @@ class Publisher:
             # Only skipped rows past the cursor can come back: counting all of them re-read and
             # threw away up to a window of rows on every round (a third of a drain's DB time).
             ahead = sum(1 for seq in skip if seq > cursor)
-            rows = await self.outbox.fetch_pending(cursor, min(free, 1000) + ahead)
+            rows = await self.outbox.fetch_pending(cursor, min(free, FETCH_ROWS) + ahead)
             if not rows:
                 # Caught up. Wake on the next commit; rescan from the start now and then for
                 # readings sent back to PENDING (refusal retry time passed, requeued).
