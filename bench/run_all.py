@@ -1,4 +1,4 @@
-"""`python -m bench.run_all [--quick]`: every benchmark of issue 2, figures next to targets.
+"""`python -m bench.run_all [--quick]`: every benchmark (issues 2 and 5), figures next to targets.
 
 Full mode takes a few minutes (100,000-reading drains, 30 s of latency samples); `--quick`
 runs each benchmark small (a few seconds in all) to check that it works, and judges no target.
@@ -20,6 +20,7 @@ from importlib.metadata import version
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
 from bench.forward import run_forward
+from bench.kiosk import run_kiosk
 from bench.latency import run_latency
 from bench.startup import run_startup
 
@@ -31,12 +32,25 @@ class Sizes:
     forward_readings: int
     latency_s: float
     starts: int
+    kiosk_rounds: int
 
 
 FULL = Sizes(
-    drain_readings=100_000, drain_rounds=3, forward_readings=100_000, latency_s=30.0, starts=5
+    drain_readings=100_000,
+    drain_rounds=3,
+    forward_readings=100_000,
+    latency_s=30.0,
+    starts=5,
+    kiosk_rounds=10,
 )
-QUICK = Sizes(drain_readings=2_000, drain_rounds=1, forward_readings=2_000, latency_s=0.5, starts=2)
+QUICK = Sizes(
+    drain_readings=2_000,
+    drain_rounds=1,
+    forward_readings=2_000,
+    latency_s=0.5,
+    starts=2,
+    kiosk_rounds=2,
+)
 
 
 def machine() -> list[str]:
@@ -58,7 +72,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -68,6 +82,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "forward": lambda: [run_forward(sizes.forward_readings, quick=quick)],
         "latency": lambda: [run_latency(sizes.latency_s, quick=quick)],
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
+        "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
     }
     results: list[Result] = []
     for name in only:
@@ -85,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
-        "latency = (c), startup = (e)",
+        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5)",
     )
     args = parser.parse_args(argv)
     for line in machine():

@@ -44,7 +44,9 @@ class KioskSettings:
     login_lockout_s: float = 300.0
     portal_host: str = "gempita.lan"  # where captive-portal probes are redirected
     portal_accept_ttl_s: float = 12 * 3600.0
-    poll_interval_ms: int = 700
+    # Pause between the measuring page's status requests. Each is a long poll (the server
+    # answers when the status changes), so this only paces the live cuff-pressure updates.
+    poll_interval_ms: int = 50
 
 
 @dataclass(slots=True)

@@ -73,6 +73,7 @@ class MeasurementBoard:
         self._active: dict[str, Measurement] = {}  # visit id -> measurement
         self._done: dict[str, list[Measurement]] = {}
         self.unbound: deque[UnboundNote] = deque(maxlen=50)
+        self._changed = asyncio.Event()  # set (and replaced) whenever an event was handled
 
     def start(
         self,
@@ -128,7 +129,19 @@ class MeasurementBoard:
         for visit_id in list(self._active):
             self.current(visit_id)
 
+    async def next_change(self) -> None:
+        """Return once the board has handled another event (the measuring page's long poll
+        waits here, bounded by the caller)."""
+        await self._changed.wait()
+
     def handle(self, event: Event) -> None:
+        try:
+            self._handle(event)
+        finally:
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    def _handle(self, event: Event) -> None:
         if isinstance(event, ReadingStored):
             self._on_reading(event)
         elif isinstance(event, CuffPressure):

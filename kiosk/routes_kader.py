@@ -21,7 +21,7 @@ from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
 from kiosk.privacy import pseudonym, seal
 from kiosk.results import assess, build_view
 from kiosk.roster import Entry
-from kiosk.routes_resident import ADULT_AGE, MIN_AGE, status_json
+from kiosk.routes_resident import ADULT_AGE, MIN_AGE, status_reply
 from kiosk.security import tokens_match, verify_secret
 from kiosk.sessions import Login
 
@@ -230,7 +230,7 @@ def router(k: Kiosk) -> APIRouter:
         login = login_of(request)
         if login is None:
             return JSONResponse({"state": "ended"})
-        return JSONResponse(status_json(k.board.current(entry_id)))
+        return JSONResponse(await status_reply(k.board, entry_id, request.query_params))
 
     @r.post("/ukur/{entry_id}/batal")
     async def cancel(request: Request, entry_id: str) -> Response:

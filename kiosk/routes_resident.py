@@ -8,17 +8,19 @@ re-rendered from server state: once the visit ends, nothing of it can be shown a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import QueryParams
 
 from gateway.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, flash_redirect, form_fields, redirect, take_flash
-from kiosk.measure import Measurement, StartError, State
+from kiosk.measure import Measurement, MeasurementBoard, StartError, State
 from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
 from kiosk.privacy import pseudonym, seal
 from kiosk.results import build_view, qr_svg, qr_text
@@ -29,6 +31,9 @@ COOKIE = "gk_visit"
 ADULT_AGE = 18
 MIN_AGE = 15
 _START_MESSAGES = frozenset({"idle", "ended"})
+# How long a status request with `?seen` may hold an answer back: short, so a stopping
+# server (which lets open requests finish) is not held up, and a timeout shows soon.
+LONG_POLL_S = 2.0
 _LANG_TARGETS = frozenset(
     {"/persetujuan", "/persetujuan/wali", "/identitas", "/pilih", "/petunjuk", "/ukur", "/hasil"}
 )
@@ -274,7 +279,7 @@ def router(k: Kiosk) -> APIRouter:
         visit = visit_of(request)
         if visit is None:
             return JSONResponse({"state": "ended"})
-        return JSONResponse(status_json(k.board.current(visit.visit_id)))
+        return JSONResponse(await status_reply(k.board, visit.visit_id, request.query_params))
 
     @r.get("/hasil")
     async def result(request: Request) -> Response:
@@ -320,6 +325,30 @@ def consent_ok(visit: Visit) -> bool:
 
 def ready(visit: Visit) -> bool:
     return visit.subject is not None and consent_ok(visit)
+
+
+async def status_reply(board: MeasurementBoard, key: str, query: QueryParams) -> dict[str, object]:
+    """The measuring page's status. With `?seen=<status_token>` (what the page shows now) the
+    answer is held back until it differs (a long poll, at most LONG_POLL_S), so a stored
+    result reaches the screen at once and no cuff update between two requests is lost."""
+    status = status_json(board.current(key))
+    seen = query.get("seen")
+    if seen is None:
+        return status
+    try:
+        async with asyncio.timeout(LONG_POLL_S):
+            while status["state"] == State.WAITING.value and status_token(status) == seen:
+                await board.next_change()
+                status = status_json(board.current(key))
+    except TimeoutError:
+        status = status_json(board.current(key))  # also notices a measurement timeout
+    return status
+
+
+def status_token(status: Mapping[str, object]) -> str:
+    """What the page sends back as `seen`; measuring.html builds the same string."""
+    mmhg = status.get("mmhg")
+    return f"{status['state']}:{'' if mmhg is None else mmhg}"
 
 
 def status_json(current: Measurement | None) -> dict[str, object]:

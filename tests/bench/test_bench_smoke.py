@@ -9,6 +9,7 @@ import pytest
 from bench.common import Result, percentile
 from bench.drain import run_drain
 from bench.forward import run_forward
+from bench.kiosk import run_kiosk
 from bench.latency import run_latency
 from bench.run_all import main
 from bench.startup import run_startup
@@ -72,9 +73,28 @@ def test_startup() -> None:
     assert 0 < bare < median < 30_000  # ms: the gateway imports more than a bare interpreter
 
 
+@pytest.mark.browser
+def test_kiosk() -> None:
+    latency, weight = run_kiosk(2, quick=True)
+    _judged_nothing(latency)
+    _judged_nothing(weight)
+    samples = _numbers(latency.figures["all samples (seen), ms"])
+    assert len(samples) == 2
+    p50, worst = _numbers(latency.figures["p50 / max (seen by Playwright)"])
+    assert 0 < p50 <= worst == max(samples) < 20_000  # the page waits at most 20 s
+    in_page = _numbers(latency.figures["p50 / max (in page, DOMContentLoaded)"])
+    assert 0 < in_page[1] <= worst  # the page had the values before Playwright saw them
+    stored = _numbers(latency.figures["split p50 / max: indication -> ReadingStored"])
+    assert 0 <= stored[1] < worst  # the commit comes before the screen
+    largest = _numbers(weight.figures["largest"])[0]
+    start = _numbers(weight.figures["welcome /"])[0]
+    assert 1 < start <= largest < 5_000  # KB: a real page, not an empty or runaway count
+
+
+@pytest.mark.browser
 def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for label in ("(a)", "(b)", "(c)", "(d)", "(e)"):
+    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"):
         assert f"== {label}" in out
     assert "MISSED" not in out and "-> MET" not in out

@@ -55,6 +55,30 @@ async def measuring(client: httpx.AsyncClient, choose: dict[str, str], **kw: str
     return page
 
 
+async def test_status_long_poll_answers_when_the_status_differs_from_the_page() -> None:
+    rig = make_rig()
+    async with running(rig) as client:
+        await measuring(client, {"blood_pressure": "1"})
+        held = asyncio.create_task(client.get("/ukur/status?seen=waiting:"))
+        await settle()
+        assert not held.done()  # the page already shows this status: the answer is held
+        rig.events.publish(CuffPressure("bp", 120.4))
+        assert (await asyncio.wait_for(held, 1)).json() == {"state": "waiting", "mmhg": 120}
+        # A change between two requests is answered at once, not lost.
+        rig.events.publish(CuffPressure("bp", 90.0))
+        await settle()
+        fresh = await asyncio.wait_for(client.get("/ukur/status?seen=waiting:120"), 1)
+        assert fresh.json() == {"state": "waiting", "mmhg": 90}
+        held = asyncio.create_task(client.get("/ukur/status?seen=waiting:90"))
+        await settle()
+        assert not held.done()
+        await rig.deliver("bp", bp_reading(rig.clock.now, 128, 84, 70))
+        assert (await asyncio.wait_for(held, 1)).json()["state"] == "done"
+        # Once done, nothing is held back.
+        done = await asyncio.wait_for(client.get("/ukur/status?seen=waiting:90"), 1)
+        assert done.json()["state"] == "done"
+
+
 async def test_bp_flow_shows_category_advice_referral_and_qr() -> None:
     rig = make_rig()
     async with running(rig) as client:
