@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
 import getpass
 import logging
 import os
 import random
 import shutil
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -49,10 +51,24 @@ def _broker_config(state: Path) -> tuple[str, Path, int]:
     return binary, conf, port
 
 
+def _die_with_parent() -> None:
+    """In the broker's child process: get SIGTERM if the demo dies (even by kill -9)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 async def _start_mosquitto(state: Path) -> tuple[asyncio.subprocess.Process, str]:
     binary, conf, port = _broker_config(state)
+    # Its own session: Ctrl-C in the terminal reaches only the demo, which then stops the
+    # broker last, after the gateway has said goodbye to it.
     proc = await asyncio.create_subprocess_exec(
-        binary, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL
+        binary,
+        "-c",
+        str(conf),
+        stdout=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     for _ in range(200):
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -145,9 +161,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     finally:
         await air.aclose()
         store.close()
-        proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), 5)
+            async with asyncio.timeout(5):
+                await proc.wait()
         print("demo stopped.", file=sys.stderr, flush=True)
     return 0
 

@@ -33,7 +33,7 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # so a failed test can stop the demo's mosquitto too
     )
@@ -64,11 +64,16 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         assert status["running"]
         assert status["broker"]["connected"]
         assert status["outbox"]["confirmed"] >= 8
-        proc.send_signal(signal.SIGINT)
+        # Ctrl-C in a terminal signals the whole foreground process group, not one process.
+        os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(30) == 0
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
