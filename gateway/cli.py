@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -68,7 +69,6 @@ def _load(path: str) -> Any:
 
 def with_ble_recording(config: Any, directory: Path) -> Any:
     """Every BLE device also writes a capture of each session into `directory`."""
-    import dataclasses
     import types
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -214,9 +214,7 @@ async def _drain(config: Any, timeout_s: float, until: str) -> int:
     finally:
         store.close()
     total = first.pending + (first.published if until == "confirmed" else 0)
-    gateway = Gateway(
-        config.__class__(**{**_fields(config), "devices": (), "kiosk": KioskSection()})
-    )
+    gateway = Gateway(dataclasses.replace(config, devices=(), kiosk=KioskSection()))
     task = asyncio.create_task(gateway.run(), name="gateway")
     deadline = time.monotonic() + timeout_s
     try:
@@ -252,12 +250,6 @@ async def _drain(config: Any, timeout_s: float, until: str) -> int:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-def _fields(config: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
 
 
 # --- central --------------------------------------------------------------------------------

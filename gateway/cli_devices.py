@@ -86,7 +86,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import logging
 
     from gateway.cli import run_async
-    from gateway.config import Config, MqttSection, load_config, parse_config
+    from gateway.config import KioskSection, load_config, parse_config
 
     logging.basicConfig(level=getattr(logging, (args.log_level or "WARNING").upper()))
     if args.config:
@@ -95,15 +95,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         state = tempfile.mkdtemp(prefix="gempita-replay-")
         config = parse_config({"gateway": {"id": "gw-replay", "state_dir": state}})
     if args.broker:
-        config = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, url=args.broker))
         parse_config({"mqtt": {"url": args.broker}})  # validates the URL, naming the option
-    config = Config(
-        gateway=config.gateway,
-        outbox=config.outbox,
-        mqtt=MqttSection(**{**dataclasses.asdict(config.mqtt), "status_interval_s": 3600.0}),
-        devices=(),
-        source=config.source,
+    # Only the replayed session runs: no configured devices, no kiosk, no periodic status.
+    mqtt = dataclasses.replace(
+        config.mqtt, url=args.broker or config.mqtt.url, status_interval_s=3600.0
     )
+    config = dataclasses.replace(config, mqtt=mqtt, devices=(), kiosk=KioskSection())
     return run_async(_replay(args, config))
 
 

@@ -106,7 +106,7 @@ def _build_app(gateway: Gateway) -> Any:
         )
 
     deps = KioskDeps(
-        settings=gateway.kiosk_settings_value(),
+        settings=gateway.kiosk_settings,
         binder=binder,
         events=gateway.events,
         sync_state=lambda: dict(gateway.status_snapshot()["outbox"]),

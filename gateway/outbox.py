@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,7 +57,6 @@ class Alarms:
 
     full: bool = False
     storage: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def as_list(self) -> list[str]:
         out = []
@@ -65,7 +64,6 @@ class Alarms:
             out.append("outbox_full")
         if self.storage:
             out.append(f"storage_error: {self.storage}")
-        out.extend(f"{k}: {v}" for k, v in sorted(self.extra.items()))
         return out
 
 

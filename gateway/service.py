@@ -64,12 +64,12 @@ class Gateway:
         measurement_hook: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
-        self._kiosk_settings: Any = None
+        self.kiosk_settings: Any = None  # kiosk.deps.KioskSettings when the kiosk is enabled
         if config.kiosk.enabled:
             # Checked now, so a bad kiosk setting stops `gempita run` before anything starts.
             from gateway.kiosk_host import kiosk_settings, make_binder
 
-            self._kiosk_settings = kiosk_settings(config)
+            self.kiosk_settings = kiosk_settings(config)
             binder = binder or make_binder(wall_clock)
         # Asks a device to measure now (simulators in the demo; real monitors ignore it).
         self.measurement_hook = measurement_hook
@@ -107,9 +107,6 @@ class Gateway:
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._last_counts: dict[str, Any] = {}
-
-    def kiosk_settings_value(self) -> Any:
-        return self._kiosk_settings
 
     # --- status -------------------------------------------------------------------------------
 

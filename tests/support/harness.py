@@ -27,7 +27,7 @@ from gateway.reading import (
 )
 
 
-def gateway_config(state_dir: Path, broker_url: str, **sections: dict[str, Any]) -> Config:
+def gateway_config(state_dir: Path, broker_url: str, **sections: Any) -> Config:
     data: dict[str, Any] = {
         "gateway": {"id": "gw-001", "site_id": "test-site", "state_dir": str(state_dir)},
         "mqtt": {
