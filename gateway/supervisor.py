@@ -23,6 +23,18 @@ from gateway.sink import ReadingSink
 _LOGGER = logging.getLogger(__name__)
 
 
+def _stop_if_cancelled(name: str) -> None:
+    """Honour a cancellation that a driver (or a library under it) swallowed.
+
+    A session that catches CancelledError and returns would otherwise send this loop back to
+    sleep and reconnect for ever, and the gateway would never stop (systemd would SIGKILL it).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        _LOGGER.warning("device %s: its driver swallowed the stop request; stopping anyway", name)
+        raise asyncio.CancelledError
+
+
 class DeviceSupervisor:
     def __init__(
         self,
@@ -94,6 +106,7 @@ class DeviceSupervisor:
                 self.backoff.reset()
                 self._set_state("idle")
                 delay = self._idle_s
+            _stop_if_cancelled(name)
             await asyncio.sleep(delay)
 
     def _failed(self, exc: BaseException, state: str) -> float:

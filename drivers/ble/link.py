@@ -136,6 +136,24 @@ async def find_device(
     return device
 
 
+async def wait_any(events: dict[str, asyncio.Event], timeout_s: float) -> bool:
+    """Wait until one of `events` is set; False when `timeout_s` passes first.
+
+    The waiter tasks are cancelled however this returns, also when the caller is cancelled,
+    so a session stopped mid-wait leaves nothing pending behind it.
+    """
+    loop = asyncio.get_running_loop()
+    waiters = [loop.create_task(event.wait(), name=name) for name, event in events.items()]
+    try:
+        done, _ = await asyncio.wait(
+            waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
+
+
 class BleLink:
     """One connected peripheral. Sessions read, write and subscribe by UUID."""
 

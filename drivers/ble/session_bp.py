@@ -26,7 +26,7 @@ from drivers.ble.bp import (
 )
 from drivers.ble.convert import MMHG_PER_KPA, bp_values
 from drivers.ble.datetime_codec import BleDateTime, decode_date_time, encode_date_time
-from drivers.ble.link import BleLink
+from drivers.ble.link import BleLink, wait_any
 from drivers.ble.quirks import Quirk
 from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DecodeError
@@ -159,17 +159,11 @@ class BpSession:
                 _LOGGER.info("%s: session time limit reached", self.link.name)
                 return
             self._activity.clear()
-            activity = loop.create_task(self._activity.wait(), name="bp-activity")
-            lost = loop.create_task(self.link.lost.wait(), name="bp-link-lost")
-            done, pending = await asyncio.wait(
-                {activity, lost},
-                timeout=min(self.options.idle_timeout_s, remaining),
-                return_when=asyncio.FIRST_COMPLETED,
+            woken = await wait_any(
+                {"bp-activity": self._activity, "bp-link-lost": self.link.lost},
+                min(self.options.idle_timeout_s, remaining),
             )
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            if not done:
+            if not woken:
                 _LOGGER.info("%s: no more results after %.1f s idle", self.link.name,
                              self.options.idle_timeout_s)
                 return

@@ -31,7 +31,7 @@ from drivers.ble.glucose import (
     decode_glucose_feature,
     decode_glucose_measurement,
 )
-from drivers.ble.link import AttError, BleLink, LinkLostError
+from drivers.ble.link import AttError, BleLink, LinkLostError, wait_any
 from drivers.ble.quirks import (
     Quirk,
     apply_fixes,
@@ -248,24 +248,17 @@ class GlucoseSession:
 
     async def _next_response(self) -> RacpResponse:
         """The next RACP indication; records arriving keep the wait alive (slow meters)."""
-        loop = asyncio.get_running_loop()
         while True:
             if not self._responses.empty():
                 return self._responses.get_nowait()
             if self.link.lost.is_set():
                 raise LinkLostError(f"{self.link.name}: link lost during record transfer")
             self._activity.clear()
-            activity = loop.create_task(self._activity.wait(), name="racp-activity")
-            lost = loop.create_task(self.link.lost.wait(), name="racp-link-lost")
-            done, pending = await asyncio.wait(
-                {activity, lost},
-                timeout=self.options.racp_timeout_s,
-                return_when=asyncio.FIRST_COMPLETED,
+            woken = await wait_any(
+                {"racp-activity": self._activity, "racp-link-lost": self.link.lost},
+                self.options.racp_timeout_s,
             )
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            if not done:
+            if not woken:
                 raise DeviceSessionError(
                     f"{self.link.name}: no RACP answer within {self.options.racp_timeout_s:g} s"
                 )

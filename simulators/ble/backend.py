@@ -10,7 +10,6 @@ has to be patched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -28,6 +27,7 @@ from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 from bleak.uuids import normalize_uuid_16
 
+from gateway.tasks import cancel_and_wait
 from simulators.ble.peripheral import CentralLink, GattPeripheral
 
 _LOGGER = logging.getLogger(__name__)
@@ -252,9 +252,7 @@ class SimulatedBleakScanner(BaseBleakScanner):
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _advertise(self, air: Air) -> None:
         # Keep advertising: bleak's find_device_* registers its callback only after start().

@@ -22,13 +22,14 @@ master never reads EIO merely because the host has not opened the port yet.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import tty
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Self
+
+from gateway.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -126,9 +127,7 @@ class PtyMeter(ABC):
     async def _stop_writer(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait(writer)
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -325,6 +325,10 @@ def running_stack(
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(20)
+        if thread.is_alive():
+            # A shutdown bug: name the tasks that kept running instead of failing on close().
+            stuck = [f"{t.get_name()}: {t.get_coro()!r}" for t in asyncio.all_tasks(loop)]
+            raise AssertionError(f"the gateway did not stop within 20 s; still running: {stuck}")
         loop.close()
         spy.close()
         root.removeHandler(logs)
