@@ -16,12 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from gateway.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redirect, take_flash
+from kiosk.identify import IdentifyError, identify_resident
 from kiosk.measure import Measurement, StartError, State
-from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
-from kiosk.privacy import pseudonym, seal
 from kiosk.results import assess, build_view
 from kiosk.roster import Entry
-from kiosk.routes_resident import ADULT_AGE, MIN_AGE, status_reply
+from kiosk.routes_resident import status_reply
 from kiosk.security import tokens_match, verify_secret
 from kiosk.sessions import Login
 
@@ -109,29 +108,27 @@ def router(k: Kiosk) -> APIRouter:
             return redirect("/kader/masuk")
         if form.get("consent") != "yes":
             return flash_redirect(login, "kader_consent_required", "/kader/daftar")
-        year_text = form.get("birth_year", "").strip()
-        year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
-        raw = form.get("nik", "")
         try:
-            info = check_nik(raw, year, today=k.today())
-        except NikError as exc:
-            return flash_redirect(login, f"nik_{exc.problem.value}", "/kader/daftar")
-        age = age_on(info.birth_date, k.today())
-        if age < MIN_AGE:
-            return flash_redirect(login, "too_young", "/kader/daftar")
+            who = identify_resident(
+                form,
+                programme_key=k.settings.programme_key,
+                central_public_key=k.settings.central_public_key,
+                today=k.today(),
+            )
+        except IdentifyError as exc:
+            return flash_redirect(login, exc.key, "/kader/daftar")
         version = k.settings.consent_version
-        if age < ADULT_AGE:
+        if who.minor:
             if form.get("guardian") != "yes":
                 return flash_redirect(login, "guardian_needed", "/kader/daftar")
             version += GUARDIAN_SUFFIX
-        settings = k.settings
         now = k.now()
         entry = k.roster.add(
             day=k.today().isoformat(),
             kader=login.user,
-            pseudonym=pseudonym(raw, settings.programme_key),
-            sealed_nik=seal(normalise(raw), settings.central_public_key),
-            masked_nik=mask_nik(raw),
+            pseudonym=who.pseudonym,
+            sealed_nik=who.sealed_nik,
+            masked_nik=who.masked_nik,
             label=" ".join(form.get("label", "").split())[:LABEL_MAX],
             consent_version=version,
             consent_at=now,

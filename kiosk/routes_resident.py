@@ -20,16 +20,13 @@ from starlette.datastructures import QueryParams
 from gateway.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, flash_redirect, form_fields, redirect, take_flash
+from kiosk.identify import IdentifyError, identify_resident
 from kiosk.measure import Measurement, MeasurementBoard, StartError, State
-from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
-from kiosk.privacy import pseudonym, seal
 from kiosk.results import build_view, qr_svg, qr_text
 from kiosk.security import tokens_match
 from kiosk.sessions import Visit
 
 COOKIE = "gk_visit"
-ADULT_AGE = 18
-MIN_AGE = 15
 _START_MESSAGES = frozenset({"idle", "ended"})
 # How long a status request with `?seen` may hold an answer back: short, so a stopping
 # server (which lets open requests finish) is not held up, and a timeout shows soon.
@@ -153,24 +150,20 @@ def router(k: Kiosk) -> APIRouter:
             return redirect("/")
         if visit.consent_version is None:
             return redirect("/persetujuan")
-        year_text = form.get("birth_year", "").strip()
-        year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
-        raw = form.get("nik", "")
         try:
-            info = check_nik(raw, year, today=k.today())
-        except NikError as exc:
-            return flash_redirect(visit, f"nik_{exc.problem.value}", "/identitas")
-        age = age_on(info.birth_date, k.today())
-        if age < MIN_AGE:
-            return flash_redirect(visit, "too_young", "/identitas")
-        settings = k.settings
+            who = identify_resident(
+                form,
+                programme_key=k.settings.programme_key,
+                central_public_key=k.settings.central_public_key,
+                today=k.today(),
+            )
+        except IdentifyError as exc:
+            return flash_redirect(visit, exc.key, "/identitas")
         visit.subject = Subject(
-            pseudonym=pseudonym(raw, settings.programme_key),
-            sealed_nik=seal(normalise(raw), settings.central_public_key),
-            session_id=visit.visit_id,
+            pseudonym=who.pseudonym, sealed_nik=who.sealed_nik, session_id=visit.visit_id
         )
-        visit.masked_nik = mask_nik(raw)
-        visit.minor = age < ADULT_AGE
+        visit.masked_nik = who.masked_nik
+        visit.minor = who.minor
         if not consent_ok(visit):
             return flash_redirect(visit, "guardian_needed", "/persetujuan/wali")
         return redirect("/pilih")
