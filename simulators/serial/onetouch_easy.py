@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from drivers.errors import DecodeError
 from drivers.serial import onetouch_easy as easy
+from gateway.reading import utc_now
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.pty import PtyFaults, PtyMeter
 
@@ -152,9 +153,7 @@ def make_simulator(
     clock: Callable[[], datetime] | None = None,
     drift_s: float = 0.0,
 ) -> UltraEasyMeter:
-    meter_clock = DriftingClock(drift_s=drift_s) if clock is None else DriftingClock(
-        clock, drift_s=drift_s
-    )
+    meter_clock = DriftingClock(clock or utc_now, drift_s=drift_s)
     newest = meter_clock.local_now() - timedelta(minutes=5)
     return UltraEasyMeter(records=sample_records(records, newest), clock=meter_clock,
                           faults=faults)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from drivers.serial import onetouch_ultra2 as ultra2
+from gateway.reading import utc_now
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.pty import PtyFaults, PtyMeter
 
@@ -131,8 +132,6 @@ def make_simulator(
     clock: Callable[[], datetime] | None = None,
     drift_s: float = 0.0,
 ) -> Ultra2Meter:
-    meter_clock = DriftingClock(drift_s=drift_s) if clock is None else DriftingClock(
-        clock, drift_s=drift_s
-    )
+    meter_clock = DriftingClock(clock or utc_now, drift_s=drift_s)
     newest = meter_clock.local_now() - timedelta(minutes=5)
     return Ultra2Meter(records=sample_records(records, newest), clock=meter_clock, faults=faults)
