@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kiosk.deps import KioskSettings
 from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
 from kiosk.privacy import pseudonym, seal
 
@@ -34,7 +35,7 @@ class IdentifyError(ValueError):
 
 
 def identify_resident(
-    form: Mapping[str, str], *, programme_key: bytes, central_public_key: bytes, today: dt.date
+    form: Mapping[str, str], settings: KioskSettings, today: dt.date
 ) -> Identified:
     """Check the form's `nik` and `birth_year`. Raises IdentifyError."""
     year_text = form.get("birth_year", "").strip()
@@ -48,8 +49,8 @@ def identify_resident(
     if age < MIN_AGE:
         raise IdentifyError("too_young")
     return Identified(
-        pseudonym=pseudonym(raw, programme_key),
-        sealed_nik=seal(normalise(raw), central_public_key),
+        pseudonym=pseudonym(raw, settings.programme_key),
+        sealed_nik=seal(normalise(raw), settings.central_public_key),
         masked_nik=mask_nik(raw),
         minor=age < ADULT_AGE,
     )

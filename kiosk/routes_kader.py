@@ -109,12 +109,7 @@ def router(k: Kiosk) -> APIRouter:
         if form.get("consent") != "yes":
             return flash_redirect(login, "kader_consent_required", "/kader/daftar")
         try:
-            who = identify_resident(
-                form,
-                programme_key=k.settings.programme_key,
-                central_public_key=k.settings.central_public_key,
-                today=k.today(),
-            )
+            who = identify_resident(form, k.settings, k.today())
         except IdentifyError as exc:
             return flash_redirect(login, exc.key, "/kader/daftar")
         version = k.settings.consent_version

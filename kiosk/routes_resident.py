@@ -151,12 +151,7 @@ def router(k: Kiosk) -> APIRouter:
         if visit.consent_version is None:
             return redirect("/persetujuan")
         try:
-            who = identify_resident(
-                form,
-                programme_key=k.settings.programme_key,
-                central_public_key=k.settings.central_public_key,
-                today=k.today(),
-            )
+            who = identify_resident(form, k.settings, k.today())
         except IdentifyError as exc:
             return flash_redirect(visit, exc.key, "/identitas")
         visit.subject = Subject(
