@@ -6,10 +6,11 @@ are sent on every retry: nothing in it depends on when it is sent.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from gateway.reading import (
     SCHEMA_READING,
@@ -24,7 +25,6 @@ from gateway.reading import (
 )
 
 _PSEUDONYM = re.compile(r"[0-9a-f]{64}")
-_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def rfc3339(moment: datetime) -> str:
@@ -105,7 +105,10 @@ def to_payload(reading: Reading) -> dict[str, Any]:
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
-    return _DUMPS(payload).encode()
+    # orjson: the same compact UTF-8 bytes as json.dumps(separators=(",", ":"),
+    # ensure_ascii=False) at under half the CPU (bench/ (b)). It writes NaN as null where
+    # json refused it; `Reading` refuses non-finite values instead.
+    return orjson.dumps(payload)
 
 
 def encode_reading(reading: Reading) -> bytes:

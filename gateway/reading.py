@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from math import isfinite
 
 SCHEMA_READING = "gempita.reading/1"
 
@@ -129,6 +130,16 @@ class Reading:
         expected = Kind.BLOOD_PRESSURE if isinstance(self.values, BloodPressure) else Kind.GLUCOSE
         if self.kind is not expected:
             raise ValueError(f"kind {self.kind} does not match values {type(self.values).__name__}")
+        v = self.values
+        numbers = (
+            (v.systolic_mmhg, v.diastolic_mmhg, v.map_mmhg, v.pulse_bpm)
+            if isinstance(v, BloodPressure)
+            else (v.glucose_mgdl, v.original_value)
+        )
+        if not all(x is None or isfinite(x) for x in (*numbers, self.clock_offset_s)):
+            # A special SFLOAT decodes to None; NaN or infinity here is a driver bug and must
+            # not reach central as JSON null.
+            raise ValueError(f"reading values must be finite numbers: {v!r}")
 
 
 def reading_id(

@@ -111,7 +111,10 @@ def test_any_bp_reading_validates_and_round_trips(
         time_quality=quality,
         values=BloodPressure(sys_, dia, None, pulse, "kPa", flags),
     )
-    payload = json.loads(encode_reading(reading))
+    encoded = encode_reading(reading)
+    payload = json.loads(encoded)
+    # orjson writes what the standard library would (compact, UTF-8), byte for byte.
+    assert encoded == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     VALIDATOR.validate(payload)
     back = from_payload(payload)
     # Times travel at millisecond precision; everything else exactly.
