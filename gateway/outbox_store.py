@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -71,10 +72,17 @@ cursor_table = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
-_INSERT = (
+# Why the statements below are shaped the way they are: the sqlite3 driver releases the GIL
+# for every step of a statement, and the DB thread then waits for the event loop to hand it
+# back (up to the 5 ms switch interval when the loop is busy). A row per step made the outbox
+# wait for the GIL, not for the disk, under load (bench/ (b)): so a batch of rows is inserted,
+# marked and fetched with one statement each.
+_INSERT_HEAD = (
     "INSERT OR IGNORE INTO outbox (id, device_id, kind, measured_at, payload, state, created_at,"
-    " attempts) VALUES (?, ?, ?, ?, ?, 0, ?, 0)"
+    " attempts) VALUES "
 )
+_INSERT_ROW = "(?, ?, ?, ?, ?, 0, ?, 0)"
+_INSERT_ROWS_MAX = 500  # 3,000 parameters, well inside SQLite's limit of 32,766
 _UPSERT_CURSOR = sa.text(
     "INSERT INTO device_cursor (device_id, name, value, updated_at) "
     "VALUES (:device_id, :name, :value, :updated_at) "
@@ -82,13 +90,18 @@ _UPSERT_CURSOR = sa.text(
     "updated_at = excluded.updated_at"
 )
 
+# The rows come back as one JSON array in one row (payloads are UTF-8 JSON, so the text
+# cast keeps every byte).
 _FETCH_PENDING = (
+    "SELECT json_group_array(json_array(seq, id, CAST(payload AS TEXT))) FROM ("
     "SELECT seq, id, payload FROM outbox WHERE state = ? AND seq > ?"
-    " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY seq LIMIT ?"
+    " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY seq LIMIT ?)"
 )
+# One statement per batch of PUBACKs, the seqs passed as a JSON array: SQLite walks the list
+# in C instead of the driver stepping the statement once per row.
 _MARK_PUBLISHED = (
     "UPDATE outbox SET state = 1, published_at = ?, last_error = NULL, retry_at = NULL,"
-    " attempts = attempts + 1 WHERE seq = ? AND state = 0"
+    " attempts = attempts + 1 WHERE state = 0 AND seq IN (SELECT value FROM json_each(?))"
 )
 
 
@@ -272,11 +285,27 @@ class OutboxStore:
             raise OutboxError(f"outbox {self.path} is not open")
         return self._conn
 
-    def _run(self, work: Callable[[Connection], Any]) -> Any:
+    def _run(self, work: Callable[[Connection], Any], *, sync: bool = True) -> Any:
+        """Run `work` as one transaction; `sync=False` skips the fsync at its commit.
+
+        Only a new reading needs its own fsync (it is acknowledged to the device on return).
+        State marks do not: losing the last few to a power cut only sends those readings
+        again, which central deduplicates by id, and the next synced commit carries them to
+        disk anyway (the WAL is one file, synced as a whole). Under load this halves the
+        fsyncs the single DB thread waits for (bench/ (b)).
+        """
         conn = self._require()
+        relax = not sync and self._synchronous in ("FULL", "EXTRA")
         try:
-            result = work(conn)
-            conn.commit()
+            if relax:
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")  # only outside a transaction
+            try:
+                result = work(conn)
+                conn.commit()
+            finally:
+                if relax:
+                    conn.exec_driver_sql(f"PRAGMA synchronous={self._synchronous}")
+                    conn.commit()
         except (DBAPIError, sqlite3.Error) as exc:
             try:
                 conn.rollback()
@@ -292,6 +321,18 @@ class OutboxStore:
 
         A request that would push the outbox past `max_readings` is refused alone; the others
         still commit. Duplicate ids are ignored (the device re-sent what we already hold).
+        """
+        outcomes, _marked = self.write(requests, ())
+        return outcomes
+
+    def write(
+        self, requests: Sequence[StoreRequest], marks: Sequence[Sequence[int]]
+    ) -> tuple[list[StoreOutcome], list[int] | OutboxError]:
+        """New readings and PUBLISHED marks in one transaction: (outcomes, rows marked per list).
+
+        Under load the marks for the previous group ride along with the next group's commit:
+        one transaction and one fsync instead of two, and the pages the marks touch are the
+        ones just written. Only new readings need the fsync; marks alone commit without one.
         """
         now = self._clock()
         outcomes: list[StoreOutcome] = []
@@ -312,40 +353,83 @@ class OutboxStore:
             room -= len(request.rows)
             accepted.append((index, request))
             outcomes.append(StoreOutcome())
-        if not accepted:
-            return outcomes
+        mark_lists = [",".join(map(str, seqs)) for seqs in marks]
+        if not accepted and not any(mark_lists):
+            return outcomes, [0] * len(marks)
 
-        def work(conn: Connection) -> list[tuple[int, int]]:
-            results: list[tuple[int, int]] = []
+        def work(conn: Connection) -> tuple[list[tuple[int, int]], list[int]]:
+            results = self._insert(conn, [request for _index, request in accepted], now)
             for _index, request in accepted:
-                stored = 0
-                if request.rows:
-                    # The hot path: the driver's executemany with tuples (a Core insert with
-                    # dict parameters cost more per row than SQLite itself, see bench/).
-                    params = [
-                        (r.id, r.device_id, r.kind, r.measured_at, r.payload, now)
-                        for r in request.rows
-                    ]
-                    stored = conn.exec_driver_sql(_INSERT, params).rowcount
                 if request.cursor is not None:
                     device_id, name, value = request.cursor
                     conn.execute(
                         _UPSERT_CURSOR,
                         {"device_id": device_id, "name": name, "value": value, "updated_at": now},
                     )
-                results.append((stored, len(request.rows) - stored))
-            return results
+            marked = [
+                conn.exec_driver_sql(_MARK_PUBLISHED, (now, f"[{listed}]")).rowcount
+                if listed
+                else 0
+                for listed in mark_lists
+            ]
+            return results, marked
 
         try:
-            results: list[tuple[int, int]] = self._run(work)
+            results, marked = self._run(work, sync=bool(accepted))
         except OutboxError as exc:
             for index, _request in accepted:
                 outcomes[index] = StoreOutcome(error=exc)
-            return outcomes
+            return outcomes, exc
         for (index, _request), (stored, dupes) in zip(accepted, results, strict=True):
             outcomes[index] = StoreOutcome(stored=stored, duplicates=dupes)
             self.unconfirmed += stored
-        return outcomes
+        return outcomes, marked
+
+    @staticmethod
+    def _insert(
+        conn: Connection, requests: Sequence[StoreRequest], now: float
+    ) -> list[tuple[int, int]]:
+        """Insert all requests' rows; (stored, duplicates) per request."""
+        rows = [row for request in requests for row in request.rows]
+        inserted = 0
+        last_seq = 0
+        for start in range(0, len(rows), _INSERT_ROWS_MAX):
+            chunk = rows[start : start + _INSERT_ROWS_MAX]
+            # Plain SQL and flat tuples through the driver: a Core insert with dict parameters
+            # cost more per row than SQLite itself (bench/).
+            params = tuple(
+                value
+                for r in chunk
+                for value in (r.id, r.device_id, r.kind, r.measured_at, r.payload, now)
+            )
+            result = conn.exec_driver_sql(
+                _INSERT_HEAD + ",".join([_INSERT_ROW] * len(chunk)), params
+            )
+            inserted += result.rowcount
+            last_seq = result.lastrowid or last_seq
+        if inserted == len(rows):
+            return [(len(request.rows), 0) for request in requests]
+        # Some ids were there already (a device sent records again). The new rows are the
+        # `inserted` highest seqs up to the last one inserted (one writer; ignored rows may
+        # leave gaps); credit each to the first request that carried it, as SQLite inserted
+        # the first and ignored the rest.
+        new_ids: set[str] = set()
+        if inserted:
+            found = conn.exec_driver_sql(
+                "SELECT json_group_array(id) FROM (SELECT id FROM outbox WHERE seq <= ?"
+                " ORDER BY seq DESC LIMIT ?)",
+                (last_seq, inserted),
+            ).scalar()
+            new_ids = set(orjson.loads(str(found)))
+        results = []
+        for request in requests:
+            stored = 0
+            for row in request.rows:
+                if row.id in new_ids:
+                    new_ids.discard(row.id)
+                    stored += 1
+            results.append((stored, len(request.rows) - stored))
+        return results
 
     def get_cursor(self, device_id: str, name: str) -> str | None:
         def work(conn: Connection) -> str | None:
@@ -367,23 +451,21 @@ class OutboxStore:
         def work(conn: Connection) -> list[PendingRow]:
             # Plain SQL through the driver: building the Core select on every call cost more
             # than the query (this runs once per publisher round).
-            rows = conn.exec_driver_sql(_FETCH_PENDING, (PENDING, after_seq, now, limit)).all()
-            return [PendingRow(seq, id_, payload) for seq, id_, payload in rows]
+            found = conn.exec_driver_sql(_FETCH_PENDING, (PENDING, after_seq, now, limit)).scalar()
+            if not isinstance(found, str):
+                raise OutboxError(f"outbox {self.path}: unexpected fetch result {found!r}")
+            return [
+                PendingRow(seq, id_, payload.encode()) for seq, id_, payload in orjson.loads(found)
+            ]
 
         result: list[PendingRow] = self._run(work)
         return result
 
     def mark_published(self, seqs: Iterable[int]) -> int:
-        now = self._clock()
-        params = [(now, s) for s in seqs]
-        if not params:
-            return 0
-        # Called for every PUBACK batch: the driver's own executemany with plain tuples costs
-        # half the CPU per row of a SQLAlchemy text() statement with named parameters.
-        changed: int = self._run(
-            lambda conn: conn.exec_driver_sql(_MARK_PUBLISHED, params).rowcount
-        )
-        return changed
+        _outcomes, marked = self.write((), (list(seqs),))
+        if isinstance(marked, OutboxError):
+            raise marked
+        return marked[0]
 
     def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:
         now = self._clock()
@@ -399,7 +481,7 @@ class OutboxStore:
         retry = self._clock() + retry_in_s
         params = [(retry, s) for s in seqs]
         stmt = "UPDATE outbox SET retry_at = ? WHERE seq = ? AND state = 0"
-        self._run(lambda conn: conn.exec_driver_sql(stmt, params))
+        self._run(lambda conn: conn.exec_driver_sql(stmt, params), sync=False)
 
     def mark_confirmed(self, ids: Sequence[str]) -> tuple[int, int]:
         """Returns (newly confirmed, unknown or already confirmed)."""
@@ -411,7 +493,8 @@ class OutboxStore:
             "WHERE id = :id AND state < 2"
         )
         changed: int = self._run(
-            lambda conn: conn.execute(stmt, [{"id": i, "now": now} for i in ids]).rowcount
+            lambda conn: conn.execute(stmt, [{"id": i, "now": now} for i in ids]).rowcount,
+            sync=False,
         )
         self.unconfirmed = max(0, self.unconfirmed - changed)
         return changed, len(ids) - changed

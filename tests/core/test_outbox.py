@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,8 +18,9 @@ from gateway.errors import (
     OutboxStorageFullError,
 )
 from gateway.outbox import Outbox, reading_row
-from gateway.outbox_store import HEAD_REVISION, OutboxStore, upgrade_schema
+from gateway.outbox_store import HEAD_REVISION, OutboxStore, StoreRequest, upgrade_schema
 from gateway.payload import encode_reading
+from gateway.reading import BloodPressure
 from gateway.sink import Cursor
 from tests.support.harness import make_reading
 
@@ -191,3 +195,86 @@ def test_migration_from_first_schema_keeps_readings(tmp_path: Path) -> None:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
             HEAD_REVISION,
         )
+
+
+def test_duplicates_are_credited_per_request_within_one_group(tmp_path: Path) -> None:
+    store = OutboxStore(tmp_path / "o.db")
+    store.open()
+    try:
+        (old,) = store.store([StoreRequest([reading_row(make_reading(0))], None)])
+        assert (old.stored, old.duplicates) == (1, 0)
+        rows = {n: reading_row(make_reading(n)) for n in range(4)}
+        a, b, c = store.store(
+            [
+                StoreRequest([rows[1], rows[2]], None),
+                StoreRequest([rows[2], rows[3]], None),  # 2 is new, but request a has it
+                StoreRequest([rows[0]], None),  # stored before this group
+            ]
+        )
+        assert [(o.stored, o.duplicates) for o in (a, b, c)] == [(2, 0), (1, 1), (0, 1)]
+        assert store.unconfirmed == 4
+        assert [r.id for r in store.fetch_pending(0, 10)] == [rows[n].id for n in range(4)]
+    finally:
+        store.close()
+
+
+def test_a_large_request_spans_several_statements(tmp_path: Path) -> None:
+    store = OutboxStore(tmp_path / "o.db")
+    store.open()
+    try:
+        store.store([StoreRequest([reading_row(make_reading(n)) for n in range(700, 710)], None)])
+        rows = [reading_row(make_reading(n)) for n in range(1203)]  # 3 statements of <= 500
+        (outcome,) = store.store([StoreRequest(rows, None)])
+        assert (outcome.stored, outcome.duplicates) == (1193, 10)
+        fetched = store.fetch_pending(0, 5000)
+        assert len(fetched) == 1203
+        assert {r.id: r.payload for r in fetched} == {r.id: r.payload for r in rows}
+    finally:
+        store.close()
+
+
+async def test_fetch_returns_the_committed_bytes_exactly(tmp_path: Path) -> None:
+    # Payloads travel through SQLite's JSON functions on the way out; every byte (non-ASCII
+    # text, escapes, quotes) must come back as committed.
+    base = make_reading(1)
+    odd = dataclasses.replace(
+        base, id="odd-1", site_id='Kelurahan Gunung Samarinda — "Posbindu" \\ ü 漢 \U0001f600'
+    )
+    async with Outbox(tmp_path / "o.db") as outbox:
+        await outbox.commit([base, odd])
+        fetched = await outbox.fetch_pending(0, 10)
+    assert [r.payload for r in fetched] == [encode_reading(base), encode_reading(odd)]
+
+
+async def test_published_marks_join_the_next_group_commit(tmp_path: Path) -> None:
+    async with Outbox(tmp_path / "o.db") as outbox:
+        await outbox.commit([make_reading(i) for i in range(3)])
+        writes: list[tuple[int, int]] = []
+        write = outbox.store.write
+
+        def counting_write(requests: Any, marks: Any) -> Any:
+            writes.append((sum(len(r.rows) for r in requests), sum(len(m) for m in marks)))
+            return write(requests, marks)
+
+        outbox.store.write = counting_write  # type: ignore[method-assign]
+        marked, committed = await asyncio.gather(
+            outbox.mark_published([1, 2]), outbox.commit([make_reading(i) for i in range(3, 6)])
+        )
+        assert (marked, committed.stored) == (2, 3)
+        assert writes == [(3, 2)]  # one transaction for both
+        assert await outbox.mark_published([3, 99]) == 1  # marks alone still commit
+        counts = await outbox.counts()
+        assert (counts.published, counts.pending) == (3, 3)
+        # A marks-only commit skips the fsync; the connection is back to FULL afterwards.
+        synchronous = await outbox._db(
+            lambda: outbox.store._require().exec_driver_sql("PRAGMA synchronous").scalar()
+        )
+        assert synchronous == 2
+
+
+def test_non_finite_values_are_refused() -> None:
+    base = make_reading(1)
+    with pytest.raises(ValueError, match="finite"):
+        dataclasses.replace(base, values=BloodPressure(float("nan"), 80.0, None, 70.0))
+    with pytest.raises(ValueError, match="finite"):
+        dataclasses.replace(base, clock_offset_s=float("inf"))
