@@ -9,6 +9,7 @@ means making a new one, which keeps paho's internal state from leaking across se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -189,7 +190,10 @@ class MqttConnection:
     def _in_loop(self, fn: Callable[..., None], *args: Any) -> None:
         if threading.get_ident() == self._loop_thread:
             fn(*args)
-        else:
+            return
+        # paho may call from its connect thread, or from its __del__ wherever the garbage
+        # collector runs, after the loop has closed: nothing is left to update then.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(fn, *args)
 
     def _on_socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
@@ -220,7 +224,7 @@ class MqttConnection:
         self._in_loop(self._remove_socket, sock)
 
     def _remove_socket(self, _sock: socket.socket | None = None) -> None:
-        if self._fd >= 0:
+        if self._fd >= 0 and not self._loop.is_closed():
             self._loop.remove_reader(self._fd)
             self._loop.remove_writer(self._fd)
         self._fd = -1
@@ -233,7 +237,7 @@ class MqttConnection:
                 self._writing = True
                 self._loop.add_writer(self._fd, self._write)
         else:
-            self._loop.call_soon_threadsafe(self._on_register_write, _c, _u, sock)
+            self._in_loop(self._on_register_write, _c, _u, sock)
 
     def _write(self) -> None:
         self.client.loop_write()
@@ -243,7 +247,7 @@ class MqttConnection:
 
     def _remove_writer(self, _sock: socket.socket) -> None:
         self._writing = False
-        if self._fd >= 0:
+        if self._fd >= 0 and not self._loop.is_closed():
             self._loop.remove_writer(self._fd)
 
     # --- connection life cycle -------------------------------------------------------------
