@@ -10,6 +10,7 @@ Reference figure in the same run: the commit path alone (same producers, no brok
 from __future__ import annotations
 
 import asyncio
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -66,28 +67,49 @@ async def forward(
         }
 
 
-def run_forward(count: int, *, producers: int = 8, batch: int = 10, quick: bool = False) -> Result:
+def run_forward(
+    count: int, *, rounds: int = 1, producers: int = 8, batch: int = 10, quick: bool = False
+) -> Result:
+    """(b); with several rounds (fresh outbox each) the median rate is the figure judged.
+
+    One round swings by +-15 % on the shared 2-core VM this was measured on (the rate
+    depends on how the event loop and the DB thread share the GIL, see RESULTS.md).
+    """
     load_before = load_average()
+    rates: list[float] = []
+    committed: list[float] = []
+    cpus: list[float] = []
     with tempfile.TemporaryDirectory(prefix="gempita-bench-forward-") as tmp:
         alone_s = asyncio.run(
             commit_only(Path(tmp) / "alone.db", make_readings(count, "alone-"), producers, batch)
         )
         with mosquitto() as url:
-            times = asyncio.run(
-                forward(Path(tmp) / "fwd.db", url, make_readings(count, "fwd-"), producers, batch)
-            )
-    rate = count / times["last_ack_s"]
+            for n in range(rounds):
+                times = asyncio.run(
+                    forward(
+                        Path(tmp) / f"fwd-{n}.db",
+                        url,
+                        make_readings(count, f"fwd{n}-"),
+                        producers,
+                        batch,
+                    )
+                )
+                rates.append(count / times["last_ack_s"])
+                committed.append(count / times["committed_s"])
+                cpus.append(times["cpu_s"] / count * 1e6)
+    rate = statistics.median(rates)
     return Result(
         "(b) offer -> durable commit (FULL) -> PUBACK, forwarding while committing",
         {
-            "readings": f"{count}: {producers} producers x commit({batch} readings)",
-            "offer -> last PUBACK": f"{rate:,.0f}/s ({times['last_ack_s']:.2f} s)",
-            "offer -> all committed": f"{count / times['committed_s']:,.0f}/s",
-            "offer -> all PUBLISHED in outbox": f"{count / times['published_s']:,.0f}/s",
-            "CPU per reading (whole process)": f"{times['cpu_s'] / count * 1e6:.0f} us",
+            "readings": f"{count} per round, {rounds} round(s): "
+            f"{producers} producers x commit({batch} readings)",
+            "offer -> last PUBACK, each round": " / ".join(f"{r:,.0f}/s" for r in rates),
+            "offer -> last PUBACK, median": f"{rate:,.0f}/s",
+            "offer -> all committed, each round": " / ".join(f"{r:,.0f}/s" for r in committed),
+            "CPU per reading (whole process)": " / ".join(f"{c:.0f} us" for c in cpus),
             "reference: commit alone, no publisher": f"{count / alone_s:,.0f}/s",
             "load average before": load_before,
         },
-        target=f">= {RATE_TARGET:,.0f} readings/s (offer -> last PUBACK)",
+        target=f">= {RATE_TARGET:,.0f} readings/s (offer -> last PUBACK, median of rounds)",
         met=None if quick else rate >= RATE_TARGET,
     )

@@ -30,6 +30,7 @@ class Sizes:
     drain_readings: int
     drain_rounds: int
     forward_readings: int
+    forward_rounds: int
     latency_s: float
     starts: int
     kiosk_rounds: int
@@ -39,6 +40,7 @@ FULL = Sizes(
     drain_readings=100_000,
     drain_rounds=3,
     forward_readings=100_000,
+    forward_rounds=3,
     latency_s=30.0,
     starts=5,
     kiosk_rounds=10,
@@ -47,6 +49,7 @@ QUICK = Sizes(
     drain_readings=2_000,
     drain_rounds=1,
     forward_readings=2_000,
+    forward_rounds=1,
     latency_s=0.5,
     starts=2,
     kiosk_rounds=2,
@@ -79,7 +82,9 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
     sizes = QUICK if quick else FULL
     steps: dict[str, Callable[[], list[Result]]] = {
         "drain": lambda: run_drain(sizes.drain_readings, sizes.drain_rounds, quick=quick),
-        "forward": lambda: [run_forward(sizes.forward_readings, quick=quick)],
+        "forward": lambda: [
+            run_forward(sizes.forward_readings, rounds=sizes.forward_rounds, quick=quick)
+        ],
         "latency": lambda: [run_latency(sizes.latency_s, quick=quick)],
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
