@@ -160,7 +160,10 @@ def test_a_connect_cancelled_in_flight_leaves_no_socket_behind(
             task.cancel()
             await conn.close()
             await asyncio.gather(task, return_exceptions=True)
-            await asyncio.sleep(0.3)  # the thread finishes; its callbacks reach the loop
+            # Wait for the connect thread itself, then let its callbacks reach the loop.
+            await asyncio.get_running_loop().shutdown_default_executor()
+            for _ in range(3):
+                await asyncio.sleep(0)
             return conn
 
     loop = asyncio.new_event_loop()
