@@ -291,8 +291,8 @@ class OutboxStore:
         Only a new reading needs its own fsync (it is acknowledged to the device on return).
         State marks do not: losing the last few to a power cut only sends those readings
         again, which central deduplicates by id, and the next synced commit carries them to
-        disk anyway (the WAL is one file, synced as a whole). Under load this halves the
-        fsyncs the single DB thread waits for (bench/ (b)).
+        disk anyway (the WAL is one file, synced as a whole). Under load marks ride in the
+        readings' transactions (`write`); alone, they do not make the DB thread wait for a disk.
         """
         conn = self._require()
         relax = not sync and self._synchronous in ("FULL", "EXTRA")
