@@ -10,6 +10,7 @@ The type/location octet: Type is the LOW nibble, Sample Location the HIGH nibble
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -111,6 +112,13 @@ MEDICATION_IDS = {
     4: "long_acting_insulin",
     5: "pre_mixed_insulin",
 }
+
+
+def _named(table: Mapping[int, str], code: int | None) -> str | None:
+    """The name of an assigned code; None when the field is absent or the code unassigned."""
+    return None if code is None else table.get(code)
+
+
 FEATURE_NAMES = {
     0x0001: "low_battery_detection",
     0x0002: "sensor_malfunction_detection",
@@ -194,13 +202,11 @@ class GlucoseMeasurement:
 
     @property
     def sample_type_name(self) -> str | None:
-        return SAMPLE_TYPES.get(self.sample_type) if self.sample_type is not None else None
+        return _named(SAMPLE_TYPES, self.sample_type)
 
     @property
     def sample_location_name(self) -> str | None:
-        if self.sample_location is None:
-            return None
-        return SAMPLE_LOCATIONS.get(self.sample_location)
+        return _named(SAMPLE_LOCATIONS, self.sample_location)
 
     @property
     def sensor_status_names(self) -> frozenset[str]:
@@ -328,25 +334,23 @@ class GlucoseContext:
 
     @property
     def meal_name(self) -> str | None:
-        return MEALS.get(self.meal) if self.meal is not None else None
+        return _named(MEALS, self.meal)
 
     @property
     def tester_name(self) -> str | None:
-        return TESTERS.get(self.tester) if self.tester is not None else None
+        return _named(TESTERS, self.tester)
 
     @property
     def health_name(self) -> str | None:
-        return HEALTH.get(self.health) if self.health is not None else None
+        return _named(HEALTH, self.health)
 
     @property
     def carbohydrate_name(self) -> str | None:
-        if self.carbohydrate_id is None:
-            return None
-        return CARBOHYDRATE_IDS.get(self.carbohydrate_id)
+        return _named(CARBOHYDRATE_IDS, self.carbohydrate_id)
 
     @property
     def medication_name(self) -> str | None:
-        return MEDICATION_IDS.get(self.medication_id) if self.medication_id is not None else None
+        return _named(MEDICATION_IDS, self.medication_id)
 
 
 def decode_glucose_context(data: bytes) -> GlucoseContext:
