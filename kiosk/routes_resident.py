@@ -96,21 +96,20 @@ def router(k: Kiosk) -> APIRouter:
         target = form.get("next", "")
         return redirect(target if target in _LANG_TARGETS else "/persetujuan")
 
-    @r.get("/persetujuan")
-    async def consent(request: Request) -> Response:
+    def consent_page(request: Request, template: str) -> Response:
         visit = visit_of(request)
         if visit is None:
             return redirect("/")
         text = consent_text(k.settings.consent_version, visit.lang)
-        return page(request, visit, "consent.html", consent=text, place=k.settings.puskesmas_name)
+        return page(request, visit, template, consent=text, place=k.settings.puskesmas_name)
+
+    @r.get("/persetujuan")
+    async def consent(request: Request) -> Response:
+        return consent_page(request, "consent.html")
 
     @r.get("/persetujuan/wali")
     async def consent_guardian(request: Request) -> Response:
-        visit = visit_of(request)
-        if visit is None:
-            return redirect("/")
-        text = consent_text(k.settings.consent_version, visit.lang)
-        return page(request, visit, "guardian.html", consent=text, place=k.settings.puskesmas_name)
+        return consent_page(request, "guardian.html")
 
     @r.post("/persetujuan")
     async def consent_given(request: Request) -> Response:
