@@ -78,6 +78,7 @@ def run_forward(
     load_before = load_average()
     rates: list[float] = []
     committed: list[float] = []
+    published: list[float] = []
     cpus: list[float] = []
     with tempfile.TemporaryDirectory(prefix="gempita-bench-forward-") as tmp:
         alone_s = asyncio.run(
@@ -96,6 +97,7 @@ def run_forward(
                 )
                 rates.append(count / times["last_ack_s"])
                 committed.append(count / times["committed_s"])
+                published.append(count / times["published_s"])
                 cpus.append(times["cpu_s"] / count * 1e6)
     rate = statistics.median(rates)
     return Result(
@@ -106,6 +108,9 @@ def run_forward(
             "offer -> last PUBACK, each round": " / ".join(f"{r:,.0f}/s" for r in rates),
             "offer -> last PUBACK, median": f"{rate:,.0f}/s",
             "offer -> all committed, each round": " / ".join(f"{r:,.0f}/s" for r in committed),
+            "offer -> all PUBLISHED in outbox, each round": " / ".join(
+                f"{r:,.0f}/s" for r in published
+            ),
             "CPU per reading (whole process)": " / ".join(f"{c:.0f} us" for c in cpus),
             "reference: commit alone, no publisher": f"{count / alone_s:,.0f}/s",
             "load average before": load_before,
