@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,31 +78,111 @@ def _puback_reason(rc: ReasonCode | int) -> tuple[int, str]:
     return code, name
 
 
+def _remaining_length(n: int) -> bytes:
+    """MQTT variable byte integer (the fixed header's remaining length)."""
+    out = bytearray()
+    while True:
+        n, byte = divmod(n, 128)
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
 class _Client(paho.Client):
-    """paho's client with two hot paths made cheap; the protocol work stays paho's.
+    """paho's client with the per-reading hot paths made cheap; the protocol stays paho's.
 
-    Measured in bench/ (b): per PUBACK, paho decodes into a fresh `Properties` and
-    `ReasonCode` even when the broker sent neither (mosquitto's usual 2-byte PUBACK), and reads
-    every packet with three `recv` system calls (command byte, length byte, body). Together
-    more CPU than the rest of a reading's journey through the gateway. Here a property-less
-    v5 PUBACK reuses one decoded reason per code, and `recv` is served from a buffer filled
-    by one system call. Anything else goes through paho's own code unchanged.
+    Measured in bench/ (b): paho's per-message bookkeeping was more CPU than the rest of a
+    reading's journey through the gateway. Each QoS 1 `publish()` builds an `MQTTMessage`
+    and an `MQTTMessageInfo` with its own `threading.Condition`, and is sent with its own
+    `send()`; each PUBACK is read with three `recv()` calls into a packet dict and decoded
+    into a fresh `Properties` and `ReasonCode`, even for mosquitto's 2-byte PUBACK.
 
-    Both are paho's private methods (the same in 2.1 and 2.2): pyproject.toml keeps paho below
-    2.3 until a new release is checked against tests/core/test_mqtt_pubacks.py.
+    Here, `publish_qos1` (readings: QoS 1, no retain, no properties) writes the PUBLISH
+    packet itself, byte for byte what paho writes (tests/core/test_mqtt_pubacks.py), and
+    appends it to the packet paho is about to send if that one is such a batch, so a
+    window of readings leaves in one `send()` through paho's own writer. Those mids are
+    tracked here, not in paho's `_out_messages`: paho would only use that table to resend
+    on reconnect, and a connection is never reused (the publisher re-reads its pending
+    readings from the outbox instead). Their PUBACKs are taken straight from the receive
+    buffer, which one `recv()` fills. Everything else (CONNECT, status with retain,
+    subscriptions, receipts, PUBACKs of paho's own messages, any packet paho must parse)
+    goes through paho's code unchanged.
+
+    These override paho-private methods (the same in 2.1 and 2.2): pyproject.toml keeps paho
+    below 2.3 until a new release is checked against tests/core/test_mqtt_pubacks.py.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
-        self._puback_reasons: dict[int, ReasonCode] = {}
+        self._puback_reasons: dict[int, tuple[ReasonCode, str]] = {}
         self._no_properties = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+        self._topic_heads: dict[str, bytes] = {}
+        self._fast_mids: set[int] = set()
+        self._batch: dict[str, Any] | None = None
+        self.fast_puback: OnPublish | None = None
 
     @property
     def buffered(self) -> bool:
         """Bytes already read from the socket that paho has not consumed yet."""
         return self._rpos < len(self._rbuf)
+
+    @property
+    def unacknowledged(self) -> int:
+        """Messages sent by `publish_qos1` still waiting for their PUBACK."""
+        return len(self._fast_mids)
+
+    def publish_qos1(self, topic: str, payload: bytes) -> int | None:
+        """Queue a QoS 1 PUBLISH without retain or properties: its mid, None if not connected.
+
+        The PUBACK comes to `fast_puback(mid, reason code, reason name)`.
+        """
+        if self._sock is None:
+            return None
+        head = self._topic_heads.get(topic)
+        if head is None:
+            encoded = topic.encode("utf-8")
+            self._raise_for_invalid_topic(encoded)
+            if not encoded:
+                raise ValueError("Invalid topic.")
+            head = self._topic_heads[topic] = struct.pack("!H", len(encoded)) + encoded
+        mid = self._mid_generate()
+        while mid in self._fast_mids or mid in self._out_messages:
+            mid = self._mid_generate()  # 65,535 ids for at most a window in flight
+        # Fixed header (PUBLISH, QoS 1), remaining length, topic, mid, no properties, payload.
+        packet = b"".join(
+            (
+                b"\x32",
+                _remaining_length(len(head) + 3 + len(payload)),
+                head,
+                mid.to_bytes(2, "big"),
+                b"\x00",
+                payload,
+            )
+        )
+        self._fast_mids.add(mid)
+        batch = self._batch
+        out = self._out_packet
+        if batch is not None and batch["pos"] == 0 and out and out[-1] is batch:
+            batch["packet"] += packet
+            batch["to_process"] += len(packet)
+        else:
+            # Command PUBLISH with qos 1: paho's writer treats it as a sent QoS 1 message
+            # (no on_publish at send time, which is for QoS 0).
+            batch = {
+                "command": paho.PUBLISH | 0x02,
+                "mid": mid,
+                "qos": 1,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": bytearray(packet),
+                "info": None,
+            }
+            out.append(batch)  # type: ignore[arg-type]  # paho's _OutPacket TypedDict
+            self._batch = batch
+        self._call_socket_register_write()
+        return mid
 
     def _sock_recv(self, bufsize: int) -> bytes:
         pos = self._rpos
@@ -115,17 +196,71 @@ class _Client(paho.Client):
         self._rpos = pos + bufsize
         return buf[pos : pos + bufsize]
 
-    def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
-        packet = self._in_packet["packet"]
-        if cmd != "PUBACK" or self._protocol != paho.MQTTv5 or not 2 <= len(packet) <= 3:
-            return super()._handle_pubackcomp(cmd)
-        mid = packet[0] << 8 | packet[1]
-        code = packet[2] if len(packet) == 3 else 0
-        reason = self._puback_reasons.get(code)
-        if reason is None:
+    def _packet_read(self) -> MQTTErrorCode:
+        # Between packets, take every complete property-less PUBACK of ours already in the
+        # buffer; paho reads anything else (and refills the buffer) as before.
+        if (
+            self._in_packet["command"] == 0
+            and self._rpos < len(self._rbuf)
+            and self._take_pubacks()
+        ):
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._packet_read()
+
+    def _take_pubacks(self) -> bool:
+        buf = self._rbuf
+        pos = start = self._rpos
+        end = len(buf)
+        fast = self._fast_mids
+        reasons = self._puback_reasons
+        callback = self.fast_puback
+        while pos + 4 <= end and buf[pos] == 0x40:
+            length = buf[pos + 1]
+            if length == 2:
+                code = 0
+            elif length == 3 and pos + 5 <= end:
+                code = buf[pos + 4]
+            else:
+                break  # properties, malformed or cut short: paho's code
+            mid = buf[pos + 2] << 8 | buf[pos + 3]
+            known = reasons.get(code)
+            if mid not in fast or known is None:
+                break  # paho's own message, or a code paho has not validated yet
+            fast.discard(mid)
+            pos += 2 + length
+            self._rpos = pos
+            if callback is not None:
+                callback(mid, code, known[1])
+        if pos == start:
+            return False
+        with self._msgtime_mutex:
+            self._last_bytes_received = paho.time_func()
+        return True
+
+    def _reason_of(self, code: int) -> tuple[ReasonCode, str]:
+        known = self._puback_reasons.get(code)
+        if known is None:
             # Validates the code as paho would (an unknown one raises, as in paho).
             reason = ReasonCode(PacketTypes.PUBACK, identifier=code)
-            self._puback_reasons[code] = reason
+            known = self._puback_reasons[code] = (reason, _puback_reason(reason)[1])
+        return known
+
+    def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        if cmd != "PUBACK" or self._protocol != paho.MQTTv5 or len(packet) < 2:
+            return super()._handle_pubackcomp(cmd)
+        mid = packet[0] << 8 | packet[1]
+        code = packet[2] if len(packet) >= 3 else 0
+        if mid in self._fast_mids:
+            # Ours (publish_qos1): paho never saw it. Properties, if any, are not needed.
+            _reason, name = self._reason_of(code)
+            self._fast_mids.discard(mid)
+            if self.fast_puback is not None:
+                self.fast_puback(mid, code, name)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if len(packet) > 3:
+            return super()._handle_pubackcomp(cmd)
+        reason, _name = self._reason_of(code)
         with self._out_message_mutex:
             if mid in self._out_messages:
                 return self._do_on_publish(mid, reason, self._no_properties)
@@ -176,6 +311,7 @@ class MqttConnection:
             client.on_message = lambda _c, _u, msg: on_message(msg)
         if on_publish is not None:
             client.on_publish = lambda _c, _u, mid, rc, _p: on_publish(mid, *_puback_reason(rc))
+            client.fast_puback = on_publish
         self.client = client
         self._connack: asyncio.Future[None] = self._loop.create_future()
         self.closed: asyncio.Future[str] = self._loop.create_future()
@@ -341,6 +477,12 @@ class MqttConnection:
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
         """Queue a publish; returns the message id (the PUBACK arrives via on_publish)."""
+        if qos == 1 and not retain:
+            mid = self.client.publish_qos1(topic, payload)
+            if mid is None:
+                no_conn = paho.error_string(MQTTErrorCode.MQTT_ERR_NO_CONN)
+                raise PublishError(f"publish to {topic} failed: {no_conn}")
+            return mid
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise PublishError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
