@@ -4,6 +4,10 @@ All SQLite work runs on one dedicated thread (a connection is not shared across 
 an fsync must never stall the event loop). Writers are grouped: every `commit()` that arrives
 while a transaction is being written joins the next one, so under load many readings share one
 fsync while a lone reading still commits at once.
+
+Rows just committed are also kept in memory until the publisher fetches them, so that under
+load the publisher does not read back what was written a moment ago: `fetch_pending` answers
+from memory only when that is provably what the database would answer (see `_fresh_from`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from typing import Any, TypeVar
 from gateway.errors import OutboxClosedError, OutboxError, OutboxFullError
 from gateway.outbox_store import (
     Counts,
+    Fresh,
     OutboxStore,
     PendingRow,
     Row,
@@ -32,6 +38,9 @@ from gateway.sink import CommitResult, Cursor
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# Committed rows kept for the publisher: a few rounds of group commits. While the publisher is
+# offline the newest ones stay; older ones are fetched from the database when it is back.
+_FRESH_MAX = 2000
 
 
 def reading_row(reading: Reading) -> Row:
@@ -102,6 +111,11 @@ class Outbox:
         self._closed = False
         self._closing = False
         self.new_pending = asyncio.Event()  # set after each commit that stored something
+        # Every row with seq > _fresh_from is in _fresh, in seq order, and was never handed to
+        # the publisher (so it is PENDING and due): rows after a cursor >= _fresh_from are
+        # exactly the tail of _fresh. Anything at or below it is read from the database.
+        self._fresh: deque[PendingRow] = deque()
+        self._fresh_from = 0
         self.alarms = Alarms()
         self.stored_total = 0
         self.duplicates_total = 0
@@ -114,6 +128,7 @@ class Outbox:
 
     async def open(self) -> None:
         await self._db(self.store.open)
+        self._fresh_from = self.store.last_seq
         self._writer = asyncio.create_task(self._write_loop(), name="outbox-writer")
 
     async def close(self) -> None:
@@ -132,6 +147,7 @@ class Outbox:
                 future.set_exception(OutboxClosedError("outbox closed before commit"))
         self._queue.clear()
         self._marks.clear()
+        self._fresh.clear()
         await self._db(self.store.close)
         self._closed = True
         self._executor.shutdown(wait=True)
@@ -184,9 +200,10 @@ class Outbox:
                     batch.append(item)
                     rows += len(item.request.rows)
                 marks, self._marks = self._marks, []
-                outcomes, marked = await self._db(
+                outcomes, marked, fresh = await self._db(
                     self.store.write, [p.request for p in batch], [m.seqs for m in marks]
                 )
+                self._keep_fresh(fresh)
                 self._settle(batch, outcomes)
                 for index, mark in enumerate(marks):
                     if mark.future.done():
@@ -228,25 +245,70 @@ class Outbox:
 
     # --- publisher side -------------------------------------------------------------------------
 
+    def _keep_fresh(self, fresh: Fresh) -> None:
+        if not fresh.complete:
+            # Duplicates left gaps in the seqs: read everything so far from the database.
+            self._fresh.clear()
+            self._fresh_from = fresh.last_seq
+            return
+        self._fresh.extend(fresh.rows)
+        while len(self._fresh) > _FRESH_MAX:
+            self._fresh_from = self._fresh.popleft().seq
+
+    def _handed_out(self, upto_seq: int) -> None:
+        fresh = self._fresh
+        while fresh and fresh[0].seq <= upto_seq:
+            fresh.popleft()
+        self._fresh_from = max(self._fresh_from, upto_seq)
+
+    def _forget(self, seqs: Sequence[int] = (), ids: Sequence[str] = ()) -> None:
+        # A state change to rows nobody fetched yet (tests; a receipt for an id sent in an
+        # earlier life): from there on, ask the database.
+        if not self._fresh:
+            return
+        if seqs and max(seqs) > self._fresh_from:
+            self._handed_out(max(seqs))
+        if ids:
+            gone = set(ids)
+            hit = [r.seq for r in self._fresh if r.id in gone]
+            if hit:
+                self._handed_out(hit[-1])
+
     async def fetch_pending(self, after_seq: int, limit: int) -> list[PendingRow]:
-        return await self._db(self.store.fetch_pending, after_seq, limit)
+        """Due PENDING rows with seq > after_seq, oldest first, at most `limit`."""
+        if after_seq >= self._fresh_from and not self._closed:
+            # Just committed, never handed out: the database holds exactly these (due, in
+            # order); under load this saves the publisher a read per group commit.
+            self._handed_out(after_seq)
+            rows = [self._fresh.popleft() for _ in range(min(limit, len(self._fresh)))]
+            if rows:
+                self._fresh_from = rows[-1].seq
+            return rows
+        rows = await self._db(self.store.fetch_pending, after_seq, limit)
+        if rows:
+            self._handed_out(rows[-1].seq)
+        return rows
 
     async def mark_published(self, seqs: Sequence[int]) -> int:
         """Mark PUBACKed readings PUBLISHED; joins the next group commit of new readings."""
         if self._closed or self._closing or self._writer is None:
             raise OutboxClosedError(f"outbox {self.store.path} is not open")
+        self._forget(seqs)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._marks.append(_PendingMark(seqs, future))
         self._wakeup.set()
         return await future
 
     async def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:
+        self._forget((seq,))
         await self._db(self.store.mark_refused, seq, error, retry_in_s)
 
     async def defer(self, seqs: Sequence[int], retry_in_s: float) -> None:
+        self._forget(seqs)
         await self._db(self.store.defer, seqs, retry_in_s)
 
     async def mark_confirmed(self, ids: Sequence[str]) -> tuple[int, int]:
+        self._forget(ids=ids)
         result = await self._db(self.store.mark_confirmed, ids)
         if self.store.unconfirmed < self.store.max_readings:
             self.alarms.full = False

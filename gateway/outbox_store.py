@@ -124,6 +124,15 @@ class PendingRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Fresh:
+    """What one transaction inserted, in the form the publisher fetches it."""
+
+    rows: list[PendingRow]  # seq order
+    complete: bool  # False: some ids were duplicates, seqs have gaps, `rows` is empty
+    last_seq: int  # highest seq inserted so far (0: none yet)
+
+
+@dataclass(frozen=True, slots=True)
 class Counts:
     pending: int
     published: int
@@ -197,6 +206,7 @@ class OutboxStore:
         self._synchronous = synchronous.upper()
         self._max_db_mb = max_db_mb
         self.unconfirmed = 0
+        self.last_seq = 0  # highest seq in the outbox (rows are only inserted by this store)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -253,6 +263,9 @@ class OutboxStore:
         self._migrate()
         counts = self.counts()
         self.unconfirmed = counts.unconfirmed
+        last = self._require().exec_driver_sql("SELECT coalesce(max(seq), 0) FROM outbox").scalar()
+        self._require().commit()
+        self.last_seq = int(last or 0)
 
     def _migrate(self) -> None:
         conn = self._require()
@@ -322,13 +335,16 @@ class OutboxStore:
         A request that would push the outbox past `max_readings` is refused alone; the others
         still commit. Duplicate ids are ignored (the device re-sent what we already hold).
         """
-        outcomes, _marked = self.write(requests, ())
+        outcomes, _marked, _fresh = self.write(requests, ())
         return outcomes
 
     def write(
         self, requests: Sequence[StoreRequest], marks: Sequence[Sequence[int]]
-    ) -> tuple[list[StoreOutcome], list[int] | OutboxError]:
-        """New readings and PUBLISHED marks in one transaction: (outcomes, rows marked per list).
+    ) -> tuple[list[StoreOutcome], list[int] | OutboxError, Fresh]:
+        """New readings and PUBLISHED marks in one transaction.
+
+        Returns the outcome per request, the rows marked per list of marks, and the rows
+        inserted (`Fresh`), which the publisher can take without reading them back.
 
         Under load the marks for the previous group ride along with the next group's commit:
         one transaction and one fsync instead of two, and the pages the marks touch are the
@@ -354,11 +370,12 @@ class OutboxStore:
             accepted.append((index, request))
             outcomes.append(StoreOutcome())
         mark_lists = [",".join(map(str, seqs)) for seqs in marks]
+        nothing = Fresh([], True, self.last_seq)
         if not accepted and not any(mark_lists):
-            return outcomes, [0] * len(marks)
+            return outcomes, [0] * len(marks), nothing
 
-        def work(conn: Connection) -> tuple[list[tuple[int, int]], list[int]]:
-            results = self._insert(conn, [request for _index, request in accepted], now)
+        def work(conn: Connection) -> tuple[list[tuple[int, int]], list[int], Fresh]:
+            results, fresh = self._insert(conn, [request for _index, request in accepted], now)
             for _index, request in accepted:
                 if request.cursor is not None:
                     device_id, name, value = request.cursor
@@ -372,27 +389,28 @@ class OutboxStore:
                 else 0
                 for listed in mark_lists
             ]
-            return results, marked
+            return results, marked, fresh
 
         try:
-            results, marked = self._run(work, sync=bool(accepted))
+            results, marked, fresh = self._run(work, sync=bool(accepted))
         except OutboxError as exc:
             for index, _request in accepted:
                 outcomes[index] = StoreOutcome(error=exc)
-            return outcomes, exc
+            return outcomes, exc, nothing
         for (index, _request), (stored, dupes) in zip(accepted, results, strict=True):
             outcomes[index] = StoreOutcome(stored=stored, duplicates=dupes)
             self.unconfirmed += stored
-        return outcomes, marked
+        self.last_seq = fresh.last_seq
+        return outcomes, marked, fresh
 
-    @staticmethod
     def _insert(
-        conn: Connection, requests: Sequence[StoreRequest], now: float
-    ) -> list[tuple[int, int]]:
-        """Insert all requests' rows; (stored, duplicates) per request."""
+        self, conn: Connection, requests: Sequence[StoreRequest], now: float
+    ) -> tuple[list[tuple[int, int]], Fresh]:
+        """Insert all requests' rows: (stored, duplicates) per request, and the new rows."""
         rows = [row for request in requests for row in request.rows]
         inserted = 0
-        last_seq = 0
+        last_seq = self.last_seq
+        fresh: list[PendingRow] = []
         for start in range(0, len(rows), _INSERT_ROWS_MAX):
             chunk = rows[start : start + _INSERT_ROWS_MAX]
             # Plain SQL and flat tuples through the driver: a Core insert with dict parameters
@@ -407,8 +425,12 @@ class OutboxStore:
             )
             inserted += result.rowcount
             last_seq = result.lastrowid or last_seq
+            if result.rowcount == len(chunk):
+                # Nothing ignored: one writer, so the chunk took the seqs up to lastrowid.
+                first = last_seq - len(chunk) + 1
+                fresh += [PendingRow(first + n, r.id, r.payload) for n, r in enumerate(chunk)]
         if inserted == len(rows):
-            return [(len(request.rows), 0) for request in requests]
+            return [(len(request.rows), 0) for request in requests], Fresh(fresh, True, last_seq)
         # Some ids were there already (a device sent records again). The new rows are the
         # `inserted` highest seqs up to the last one inserted (one writer; ignored rows may
         # leave gaps); credit each to the first request that carried it, as SQLite inserted
@@ -429,7 +451,7 @@ class OutboxStore:
                     new_ids.discard(row.id)
                     stored += 1
             results.append((stored, len(request.rows) - stored))
-        return results
+        return results, Fresh([], False, last_seq)
 
     def get_cursor(self, device_id: str, name: str) -> str | None:
         def work(conn: Connection) -> str | None:
@@ -462,7 +484,7 @@ class OutboxStore:
         return result
 
     def mark_published(self, seqs: Iterable[int]) -> int:
-        _outcomes, marked = self.write((), (list(seqs),))
+        _outcomes, marked, _fresh = self.write((), (list(seqs),))
         if isinstance(marked, OutboxError):
             raise marked
         return marked[0]

@@ -242,8 +242,11 @@ async def test_fetch_returns_the_committed_bytes_exactly(tmp_path: Path) -> None
     )
     async with Outbox(tmp_path / "o.db") as outbox:
         await outbox.commit([base, odd])
-        fetched = await outbox.fetch_pending(0, 10)
+        fresh = await outbox.fetch_pending(0, 10)  # handed over from memory
+    async with Outbox(tmp_path / "o.db") as outbox:
+        fetched = await outbox.fetch_pending(0, 10)  # read from the file
     assert [r.payload for r in fetched] == [encode_reading(base), encode_reading(odd)]
+    assert fetched == fresh
 
 
 async def test_published_marks_join_the_next_group_commit(tmp_path: Path) -> None:
