@@ -281,3 +281,31 @@ def test_non_finite_values_are_refused() -> None:
         dataclasses.replace(base, values=BloodPressure(float("nan"), 80.0, None, 70.0))
     with pytest.raises(ValueError, match="finite"):
         dataclasses.replace(base, clock_offset_s=float("inf"))
+
+
+def test_checkpoints_keep_the_wal_bounded(tmp_path: Path) -> None:
+    # The WAL is copied back into the file every `wal_autocheckpoint_pages` pages (10,000 by
+    # default, see outbox_store's docstring); here 50, so a few hundred readings must wrap
+    # it several times and the file stays near that size instead of growing with the data.
+    path = tmp_path / "o.db"
+    store = OutboxStore(path, wal_autocheckpoint_pages=50)
+    store.open()
+    try:
+        setting = store._require().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        for n in range(0, 600, 20):
+            store.store(
+                [StoreRequest([reading_row(make_reading(i)) for i in range(n, n + 20)], None)]
+            )
+        wal = path.with_name("o.db-wal").stat().st_size
+        page = store._require().exec_driver_sql("PRAGMA page_size").scalar()
+        assert setting == 50
+        assert wal <= 120 * (page + 24) + 32  # 50 pages plus the last transaction, frames
+        assert store.counts().pending == 600
+    finally:
+        store.close()
+    default = OutboxStore(tmp_path / "d.db")
+    default.open()
+    try:
+        assert default._require().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+    finally:
+        default.close()
