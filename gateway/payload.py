@@ -29,8 +29,19 @@ _PSEUDONYM = re.compile(r"[0-9a-f]{64}")
 
 def rfc3339(moment: datetime) -> str:
     """UTC instant as RFC 3339 with a `Z` and millisecond precision."""
-    # isoformat, not strftime: a third of the cost, and this runs twice per reading.
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    # Runs twice per reading: %-formatting the fields is a third cheaper than isoformat()
+    # (1.1 vs 1.6 us here) and five times cheaper than strftime.
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 (an f-string is slower)
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
+    )
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -4,7 +4,7 @@ broker/reading.schema.json, survives a round trip, and bad payloads are rejected
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -142,3 +142,26 @@ def test_bad_payloads_are_rejected(mutate: object, why: str) -> None:
     payload = to_payload(reading)
     mutate(payload)  # type: ignore[operator]
     assert not VALIDATOR.is_valid(payload), why
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                timezone(timedelta(0)),  # zero offset, not the UTC object
+                timezone(timedelta(hours=8)),
+                timezone(timedelta(hours=-3, minutes=-30)),
+            ]
+        ),
+    )
+)
+def test_rfc3339_is_the_utc_instant_in_milliseconds(moment: datetime) -> None:
+    utc = moment.astimezone(UTC)
+    expected = utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    assert rfc3339(moment) == expected
+    assert datetime.fromisoformat(rfc3339(moment).replace("Z", "+00:00")) == utc.replace(
+        microsecond=utc.microsecond // 1000 * 1000
+    )
