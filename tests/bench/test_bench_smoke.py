@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from bench import split_prototype
 from bench.common import Result, percentile
 from bench.drain import run_drain
 from bench.forward import run_forward
@@ -101,10 +100,3 @@ def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]
     for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"):
         assert f"== {label}" in out
     assert "MISSED" not in out and "-> MET" not in out
-
-
-def test_split_prototype(capsys: pytest.CaptureFixture[str]) -> None:
-    assert split_prototype.main(["--readings", "300", "--rounds", "1"]) == 0
-    line = capsys.readouterr().out.strip()
-    in_process, split = _numbers(line.split("(")[0])[1:3]
-    assert in_process > 50 and split > 50  # readings/s: both sides forwarded all 300
