@@ -52,7 +52,7 @@ _LOGGER = logging.getLogger(__name__)
 
 PENDING, PUBLISHED, CONFIRMED = 0, 1, 2
 STATE_NAMES = {PENDING: "pending", PUBLISHED: "published", CONFIRMED: "confirmed"}
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 _metadata = sa.MetaData()
 outbox_table = sa.Table(
@@ -106,6 +106,20 @@ _FETCH_PENDING = (
     "SELECT seq, id, payload FROM outbox WHERE state = ? AND seq > ?"
     " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY seq LIMIT ?)"
 )
+_OLDEST_UNCONFIRMED = (
+    "SELECT MIN(created_at) FROM ("
+    "SELECT * FROM (SELECT created_at FROM outbox WHERE state = 0 ORDER BY seq LIMIT 1)"
+    " UNION ALL "
+    "SELECT * FROM (SELECT created_at FROM outbox WHERE state = 1 ORDER BY seq LIMIT 1))"
+)
+_COUNT_REFUSED = (
+    "SELECT COUNT(*) FROM outbox INDEXED BY ix_outbox_refused"
+    " WHERE state = 0 AND last_error IS NOT NULL"
+)
+_LAST_REFUSAL = (
+    "SELECT last_error FROM outbox INDEXED BY ix_outbox_refused"
+    " WHERE state = 0 AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1"
+)
 # One statement per batch of PUBACKs, the seqs passed as a JSON array: SQLite walks the list
 # in C instead of the driver stepping the statement once per row.
 _MARK_PUBLISHED = (
@@ -147,7 +161,7 @@ class Counts:
     published: int
     confirmed: int
     refused: int  # pending rows waiting after a broker refusal
-    oldest_pending_created_at: float | None  # oldest reading not yet confirmed
+    oldest_pending_created_at: float | None  # the first stored reading not yet confirmed
     last_error: str | None
 
     @property
@@ -554,16 +568,13 @@ class OutboxStore:
             by_state: dict[int, int] = dict(
                 conn.exec_driver_sql("SELECT state, COUNT(*) FROM outbox GROUP BY state").all()
             )
-            oldest = conn.exec_driver_sql(
-                "SELECT MIN(created_at) FROM outbox WHERE state < 2"
-            ).scalar()
-            refused = conn.exec_driver_sql(
-                "SELECT COUNT(*) FROM outbox WHERE state = 0 AND last_error IS NOT NULL"
-            ).scalar()
-            last_error = conn.exec_driver_sql(
-                "SELECT last_error FROM outbox WHERE state = 0 AND last_error IS NOT NULL "
-                "ORDER BY seq DESC LIMIT 1"
-            ).scalar()
+            # Each an index lookup, not a scan of the backlog: this runs every few seconds on
+            # the DB thread. The oldest unconfirmed reading is the first one stored that is
+            # not confirmed (lowest seq per state, ix_outbox_state_seq); the refused ones
+            # are in their own partial index (ix_outbox_refused).
+            oldest = conn.exec_driver_sql(_OLDEST_UNCONFIRMED).scalar()
+            refused = conn.exec_driver_sql(_COUNT_REFUSED).scalar()
+            last_error = conn.exec_driver_sql(_LAST_REFUSAL).scalar()
             return Counts(
                 pending=int(by_state.get(PENDING, 0)),
                 published=int(by_state.get(PUBLISHED, 0)),

@@ -195,6 +195,8 @@ def test_migration_from_first_schema_keeps_readings(tmp_path: Path) -> None:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
             HEAD_REVISION,
         )
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"ix_outbox_state_seq", "ix_outbox_confirmed_at", "ix_outbox_refused"} <= indexes
 
 
 def test_duplicates_are_credited_per_request_within_one_group(tmp_path: Path) -> None:
@@ -309,3 +311,81 @@ def test_checkpoints_keep_the_wal_bounded(tmp_path: Path) -> None:
         assert default._require().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     finally:
         default.close()
+
+
+def test_counts_by_state_refusals_and_the_oldest_unconfirmed(tmp_path: Path) -> None:
+    now = [100.0]
+    store = OutboxStore(tmp_path / "o.db", clock=lambda: now[0])
+    store.open()
+    try:
+        for n in range(6):
+            now[0] = 100.0 + n
+            store.store([StoreRequest([reading_row(make_reading(n))], None)])
+        store.mark_published([1, 2, 3])
+        store.mark_confirmed([make_reading(0).id])  # seq 1
+        store.mark_refused(4, "0x87 Not authorized", 30)
+        store.mark_refused(6, "0x97 Quota exceeded", 30)
+        counts = store.counts()
+        assert (counts.pending, counts.published, counts.confirmed) == (3, 2, 1)
+        assert counts.refused == 2
+        assert counts.last_error == "0x97 Quota exceeded"  # the newest refusal
+        assert counts.oldest_pending_created_at == 101.0  # seq 2, published, not confirmed
+        store.mark_confirmed([make_reading(1).id, make_reading(2).id])
+        assert store.counts().oldest_pending_created_at == 103.0  # seq 4, pending
+        store.mark_published([4, 5, 6])  # a PUBACK clears the refusal
+        counts = store.counts()
+        assert (counts.refused, counts.last_error) == (0, None)
+        store.mark_confirmed([make_reading(n).id for n in range(3, 6)])
+        assert store.counts().oldest_pending_created_at is None
+    finally:
+        store.close()
+
+
+def test_counts_never_scan_the_backlog(tmp_path: Path) -> None:
+    # Status runs these every few seconds on the DB thread: the work of each must not grow
+    # with the backlog (the counts by state excepted: one pass over the small state index).
+    from gateway import outbox_store
+
+    path = tmp_path / "o.db"
+    store = OutboxStore(path)
+    store.open()
+    queries = (
+        outbox_store._OLDEST_UNCONFIRMED,
+        outbox_store._COUNT_REFUSED,
+        outbox_store._LAST_REFUSAL,
+    )
+
+    def vm_steps() -> list[int]:
+        # SQLite calls the progress handler every N virtual-machine instructions.
+        steps = []
+        with sqlite3.connect(path) as conn:
+            for sql in queries:
+                count = [0]
+
+                def tick(count: list[int] = count) -> int:
+                    count[0] += 1
+                    return 0
+
+                conn.set_progress_handler(tick, 1)
+                conn.execute(sql).fetchall()
+                steps.append(count[0])
+        return steps
+
+    def add(first: int, n: int) -> None:
+        rows = [reading_row(make_reading(i)) for i in range(first, first + n)]
+        store.store([StoreRequest(rows, None)])
+
+    try:
+        add(0, 200)
+        store.mark_published(list(range(1, 101)))
+        store.mark_refused(150, "0x87 Not authorized", 30)
+        small = vm_steps()
+        add(200, 2000)
+        store.mark_published(list(range(101, 1101)))
+        large = vm_steps()
+    finally:
+        store.close()
+    assert all(after <= before + 50 for before, after in zip(small, large, strict=True)), (
+        small,
+        large,
+    )
