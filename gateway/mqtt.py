@@ -120,7 +120,7 @@ class _Client(paho.Client):
         self._no_properties = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
         self._topic_heads: dict[str, bytes] = {}
         self._fast_mids: set[int] = set()
-        self._batch: dict[str, Any] | None = None
+        self._batch: paho._OutPacket | None = None  # the PUBLISH batch last queued
         self.fast_puback: OnPublish | None = None
 
     @property
@@ -179,7 +179,7 @@ class _Client(paho.Client):
                 "packet": bytearray(packet),
                 "info": None,
             }
-            out.append(batch)  # type: ignore[arg-type]  # paho's _OutPacket TypedDict
+            out.append(batch)
             self._batch = batch
         self._call_socket_register_write()
         return mid
