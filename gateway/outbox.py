@@ -38,9 +38,6 @@ from gateway.sink import CommitResult, Cursor
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
-# Committed rows kept for the publisher: a few rounds of group commits. While the publisher is
-# offline the newest ones stay; older ones are fetched from the database when it is back.
-_FRESH_MAX = 2000
 
 
 def reading_row(reading: Reading) -> Row:
@@ -93,6 +90,7 @@ class Outbox:
         max_readings: int = 500_000,
         max_db_mb: int = 0,
         batch_max: int = 2000,
+        fresh_max: int = 2000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = OutboxStore(
@@ -103,6 +101,9 @@ class Outbox:
             clock=clock,
         )
         self._batch_max = batch_max
+        # Committed rows kept for the publisher: a few rounds of group commits. While the
+        # publisher is offline the newest stay; older ones are read from the database later.
+        self._fresh_max = fresh_max
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
         self._queue: list[_Pending] = []
         self._marks: list[_PendingMark] = []
@@ -252,7 +253,7 @@ class Outbox:
             self._fresh_from = fresh.last_seq
             return
         self._fresh.extend(fresh.rows)
-        while len(self._fresh) > _FRESH_MAX:
+        while len(self._fresh) > self._fresh_max:
             self._fresh_from = self._fresh.popleft().seq
 
     def _handed_out(self, upto_seq: int) -> None:
@@ -266,8 +267,9 @@ class Outbox:
         # earlier life): from there on, ask the database.
         if not self._fresh:
             return
-        if seqs and max(seqs) > self._fresh_from:
-            self._handed_out(max(seqs))
+        top = max(seqs, default=0)
+        if top > self._fresh_from:
+            self._handed_out(top)
         if ids:
             gone = set(ids)
             hit = [r.seq for r in self._fresh if r.id in gone]

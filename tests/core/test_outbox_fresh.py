@@ -16,7 +16,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import outbox as outbox_module
 from gateway.outbox import Outbox
 from gateway.outbox_store import PendingRow
 from tests.support.harness import make_reading
@@ -151,11 +150,8 @@ async def test_under_load_the_publisher_does_not_read_back(tmp_path: Path) -> No
         assert reads == [0]
 
 
-async def test_rows_beyond_the_memory_cap_come_from_the_database(
-    tmp_path: Path, monkeypatch: Any
-) -> None:
-    monkeypatch.setattr(outbox_module, "_FRESH_MAX", 5)
-    async with Outbox(tmp_path / "o.db") as outbox:
+async def test_rows_beyond_the_memory_cap_come_from_the_database(tmp_path: Path) -> None:
+    async with Outbox(tmp_path / "o.db", fresh_max=5) as outbox:
         await outbox.commit([make_reading(n) for n in range(12)])
         first = await outbox.fetch_pending(0, 8)  # 1..7 dropped from memory: database
         rest = await outbox.fetch_pending(first[-1].seq, 8)  # 9..12 from memory
