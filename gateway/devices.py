@@ -43,6 +43,10 @@ class DeviceStatus:
     last_reading_at: datetime | None = None
     battery_pct: int | None = None
     readings_total: int = 0
+    # Counted by the supervisor from each commit's result: readings new to the outbox, and
+    # records the device sent again (meters re-send their whole memory on every connection).
+    readings_stored: int = 0
+    records_resent: int = 0
     last_error: str | None = None
     failures: int = 0
 
@@ -56,6 +60,8 @@ class DeviceStatus:
             "last_reading_at": self.last_reading_at.isoformat() if self.last_reading_at else None,
             "battery_pct": self.battery_pct,
             "readings_total": self.readings_total,
+            "readings_stored": self.readings_stored,
+            "records_resent": self.records_resent,
             "last_error": self.last_error,
             "failures": self.failures,
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from drivers.errors import DeviceUnavailableError, DriverError
@@ -18,7 +18,8 @@ from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus, RunnerFac
 from gateway.devices import runner_factory as default_runner_factory
 from gateway.errors import GatewayError
 from gateway.events import DeviceState, EventBus
-from gateway.sink import ReadingSink
+from gateway.reading import Reading
+from gateway.sink import CommitResult, Cursor, ReadingSink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +34,30 @@ def _stop_if_cancelled(name: str) -> None:
     if task is not None and task.cancelling():
         _LOGGER.warning("device %s: its driver swallowed the stop request; stopping anyway", name)
         raise asyncio.CancelledError
+
+
+class CountingSink:
+    """The device's sink, counting into its status what each commit really did.
+
+    Counted here, from the outbox's answer, for every transport alike: a meter that re-sends
+    its whole memory on each connection must not look as if it delivered new readings (the
+    operator saw 4,715 "readings" from a monitor that had produced about 130).
+    """
+
+    def __init__(self, sink: ReadingSink, status: DeviceStatus) -> None:
+        self._sink = sink
+        self._status = status
+
+    async def commit(
+        self, readings: Sequence[Reading], *, cursor: Cursor | None = None
+    ) -> CommitResult:
+        result = await self._sink.commit(readings, cursor=cursor)
+        self._status.readings_stored += result.stored
+        self._status.records_resent += result.duplicates
+        return result
+
+    async def get_cursor(self, device_id: str, name: str = "records") -> str | None:
+        return await self._sink.get_cursor(device_id, name)
 
 
 class DeviceSupervisor:
@@ -55,7 +80,7 @@ class DeviceSupervisor:
         self._events = events
         self._ctx = DeviceContext(
             config=config,
-            sink=sink,
+            sink=CountingSink(sink, status),
             status=status,
             events=events,
             gateway_id=gateway_id,
