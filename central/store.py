@@ -105,6 +105,28 @@ class CentralStore:
                 },
             )
 
+    def dead_letter_many(self, letters: Sequence[tuple[str, bytes, str]]) -> None:
+        """Keep (topic, payload, reason) of messages central will not store, in one commit."""
+        if not letters:
+            return
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                dead_letters.insert(),
+                [
+                    {"topic": t[:300], "payload": p, "reason": r[:500], "received_at": now}
+                    for t, p, r in letters
+                ],
+            )
+
+    def dead_letter_reasons(self) -> list[tuple[str, str]]:
+        """(topic, reason) of every dead letter, oldest first."""
+        with self.engine.connect() as conn:
+            query = sa.select(dead_letters.c.topic, dead_letters.c.reason).order_by(
+                dead_letters.c.n
+            )
+            return [(str(t), str(r)) for t, r in conn.execute(query).all()]
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(readings)).scalar_one())

@@ -46,3 +46,11 @@ class BrokerRefusedError(PublishError):
         self.reason_code = reason_code
         self.reason = reason
         super().__init__(f"broker refused {what}: 0x{reason_code:02X} {reason}")
+
+
+class PayloadError(GatewayError):
+    """A peer sent a payload that breaks the MQTT contract (broker/TOPICS.md).
+
+    The reason names the field and the rule, never the field's value: a payload may carry
+    personal data and reasons are logged and stored.
+    """

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import PayloadError
 from gateway.reading import (
     SCHEMA_READING,
     BloodPressure,
@@ -25,6 +26,11 @@ from gateway.reading import (
 )
 
 _PSEUDONYM = re.compile(r"[0-9a-f]{64}")
+# The schema's patterns, in ASCII and matched whole (JSON Schema's `\d` and `$` would also let
+# through other scripts' digits and a trailing newline).
+_GATEWAY_ID = re.compile(r"[A-Za-z0-9_-]+")
+_MEASURED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z")
+ID_MAX_CHARS = 64
 
 
 def rfc3339(moment: datetime) -> str:
@@ -197,3 +203,189 @@ def from_payload(data: dict[str, Any]) -> Reading:
         subject=subject,
         bound=bool(data.get("bound", False)),
     )
+
+
+# --- the contract at central's door -------------------------------------------------------------
+#
+# `check_reading` is broker/reading.schema.json written as code: the same required and allowed
+# fields, types, enums, lengths and patterns (tests/core/test_reading_contract.py holds the two
+# against each other with hypothesis). It is stricter in two places the schema cannot say: a
+# time must be a real instant, not only look like one, and patterns are ASCII, matched whole.
+# Reasons name the field and the rule, never the value (payloads are logged and stored).
+
+_KINDS = frozenset(k.value for k in Kind)
+_TIME_QUALITIES = frozenset(q.value for q in TimeQuality)
+_TRANSPORTS = frozenset(t.value for t in Transport)
+_TOP_REQUIRED = frozenset(
+    ("schema", "id", "gateway_id", "kind", "measured_at", "time_quality", "device", "values")
+)
+_TOP_OPTIONAL = frozenset(
+    ("site_id", "device_time", "clock_offset_s", "received_at", "bound", "subject")
+)
+_DEVICE_REQUIRED = frozenset(
+    ("transport", "id", "manufacturer", "model", "serial", "firmware", "record_key")
+)
+_DEVICE_OPTIONAL = frozenset(("address",))
+_BP_REQUIRED = frozenset(
+    ("systolic_mmhg", "diastolic_mmhg", "map_mmhg", "pulse_bpm", "original_unit", "status")
+)
+_BP_OPTIONAL = frozenset(("user_id",))
+_GLUCOSE_REQUIRED = frozenset(
+    (
+        "glucose_mgdl",
+        "original_unit",
+        "sample_type",
+        "sample_location",
+        "meal",
+        "control_solution",
+        "hi",
+        "lo",
+        "sensor_status",
+    )
+)
+_GLUCOSE_OPTIONAL = frozenset(("original_value",))
+_SUBJECT_OPTIONAL = frozenset(
+    ("sealed_nik", "consent_version", "consent_at", "session_id", "performer")
+)
+
+
+def _object(value: Any, path: str, required: frozenset[str], optional: frozenset[str]) -> None:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{path} must be an object")
+    missing = required.difference(value)
+    if missing:
+        raise PayloadError(f"{path} lacks {', '.join(sorted(missing))}")
+    if not all(key in required or key in optional for key in value):
+        # The unknown key is not named: a NIK sent as a field name must not reach a log.
+        raise PayloadError(f"{path} has a field the schema does not allow")
+
+
+def _string(value: Any, path: str, *, nullable: bool = False) -> None:
+    if not (isinstance(value, str) or (nullable and value is None)):
+        raise PayloadError(f"{path} must be a string{' or null' if nullable else ''}")
+
+
+def _number(value: Any, path: str) -> None:
+    # JSON Schema's "number": bool is not one, although Python's bool is an int.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PayloadError(f"{path} must be a number or null")
+
+
+def _boolean(value: Any, path: str) -> None:
+    if not isinstance(value, bool):
+        raise PayloadError(f"{path} must be true or false")
+
+
+def _choice(value: Any, path: str, allowed: frozenset[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise PayloadError(f"{path} must be one of {', '.join(sorted(allowed))}")
+
+
+def _flags(value: Any, path: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PayloadError(f"{path} must be a list of strings")
+    if len(set(value)) != len(value):
+        raise PayloadError(f"{path} must not repeat a flag")
+
+
+def _instant(value: Any, path: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise PayloadError(f"{path} must be an RFC 3339 time or null")
+    try:
+        parse_rfc3339(value)
+    except ValueError as exc:
+        raise PayloadError(f"{path} must be an RFC 3339 time with a zone") from exc
+
+
+def _check_values(kind: str, v: Any) -> None:
+    if kind == Kind.BLOOD_PRESSURE:
+        _object(v, "values", _BP_REQUIRED, _BP_OPTIONAL)
+        for name in ("systolic_mmhg", "diastolic_mmhg", "map_mmhg", "pulse_bpm"):
+            _number(v[name], f"values.{name}")
+        _choice(v["original_unit"], "values.original_unit", frozenset(("mmHg", "kPa")))
+        _flags(v["status"], "values.status")
+        user = v.get("user_id")
+        # JSON Schema's "integer" is any number without a fraction (1.0 is one).
+        if user is not None and (
+            isinstance(user, bool)
+            or not isinstance(user, int | float)
+            or (isinstance(user, float) and not user.is_integer())
+        ):
+            raise PayloadError("values.user_id must be an integer or null")
+        return
+    _object(v, "values", _GLUCOSE_REQUIRED, _GLUCOSE_OPTIONAL)
+    _number(v["glucose_mgdl"], "values.glucose_mgdl")
+    _number(v.get("original_value"), "values.original_value")
+    _choice(v["original_unit"], "values.original_unit", frozenset(("mg/dL", "mmol/L")))
+    for name in ("sample_type", "sample_location", "meal"):
+        _string(v[name], f"values.{name}", nullable=True)
+    for name in ("control_solution", "hi", "lo"):
+        _boolean(v[name], f"values.{name}")
+    _flags(v["sensor_status"], "values.sensor_status")
+
+
+def check_reading(data: Any) -> None:
+    """Raise PayloadError unless `data` is a valid `gempita.reading/1` (see the note above)."""
+    _object(data, "reading", _TOP_REQUIRED, _TOP_OPTIONAL)
+    if data["schema"] != SCHEMA_READING:
+        raise PayloadError(f"schema must be {SCHEMA_READING}")
+    id_ = data["id"]
+    if not isinstance(id_, str) or not 1 <= len(id_) <= ID_MAX_CHARS:
+        raise PayloadError(f"id must be a string of 1 to {ID_MAX_CHARS} characters")
+    gateway_id = data["gateway_id"]
+    if not isinstance(gateway_id, str) or not _GATEWAY_ID.fullmatch(gateway_id):
+        raise PayloadError("gateway_id must be letters, digits, '_' or '-'")
+    _string(data.get("site_id"), "site_id", nullable=True)
+    _choice(data["kind"], "kind", _KINDS)
+    measured_at = data["measured_at"]
+    if not isinstance(measured_at, str) or not _MEASURED_AT.fullmatch(measured_at):
+        raise PayloadError("measured_at must be RFC 3339 UTC ending in Z")
+    _instant(measured_at, "measured_at")
+    _choice(data["time_quality"], "time_quality", _TIME_QUALITIES)
+    _string(data.get("device_time"), "device_time", nullable=True)
+    _number(data.get("clock_offset_s"), "clock_offset_s")
+    _instant(data.get("received_at"), "received_at")
+    if "bound" in data:
+        _boolean(data["bound"], "bound")
+    device = data["device"]
+    _object(device, "device", _DEVICE_REQUIRED, _DEVICE_OPTIONAL)
+    _choice(device["transport"], "device.transport", _TRANSPORTS)
+    if not isinstance(device["id"], str) or not device["id"]:
+        raise PayloadError("device.id must be a non-empty string")
+    for name in ("address", "manufacturer", "model", "serial", "firmware", "record_key"):
+        _string(device.get(name), f"device.{name}", nullable=True)
+    _check_values(data["kind"], data["values"])
+    subject = data.get("subject")
+    if subject is not None:
+        _object(subject, "subject", frozenset(("pseudonym",)), _SUBJECT_OPTIONAL)
+        pseudonym = subject["pseudonym"]
+        if not isinstance(pseudonym, str) or not _PSEUDONYM.fullmatch(pseudonym):
+            # Guards central against a NIK (16 digits) sent where only a pseudonym may go.
+            raise PayloadError("subject.pseudonym must be a 64-character hex HMAC")
+        for name in ("sealed_nik", "consent_version", "session_id"):
+            _string(subject.get(name), f"subject.{name}", nullable=True)
+        _instant(subject.get("consent_at"), "subject.consent_at")
+        if "performer" in subject:
+            _string(subject["performer"], "subject.performer")
+
+
+def decode_reading(payload: bytes) -> tuple[Reading, dict[str, Any]]:
+    """Bytes from the readings topic -> (Reading, the parsed JSON), or PayloadError.
+
+    Any input gives one or the other. orjson, not json: it takes only UTF-8 (json.loads also
+    reads UTF-16 and -32, which then cannot be stored as the text it claims to be), refuses a
+    lone surrogate that SQLite could not encode, and stops nesting at 1,024 levels with a
+    decode error instead of a RecursionError.
+    """
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"not UTF-8 JSON ({exc})") from exc
+    check_reading(data)
+    try:
+        return from_payload(data), data
+    except (ValueError, KeyError, TypeError) as exc:
+        # check_reading admits only what from_payload reads; this is the second line.
+        raise PayloadError(f"reading refused by the model: {type(exc).__name__}") from exc

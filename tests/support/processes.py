@@ -1,0 +1,73 @@
+"""Run the real `gempita central` and `gempita run` as processes (black-box fault tests)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class GempitaProcess:
+    """One `python -m gateway.cli ...` child, its output in a log file."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> GempitaProcess:
+        with self.log.open("ab") as handle:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", *self.args],
+                stdout=handle,
+                stderr=handle,
+                cwd=ROOT,
+            )
+        return self
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_for_log(self, needle: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(
+                    f"{self.args[0]} exited {self.proc.returncode}:\n{self.text()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {needle!r} in the log within {timeout} s:\n{self.text()}")
+            time.sleep(0.05)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def central_process(
+    broker_url: str, db: Path, log: Path, client_id: str = "central-1"
+) -> GempitaProcess:
+    return GempitaProcess(
+        ["central", "--broker", broker_url, "--db", f"sqlite:///{db}", "--client-id", client_id],
+        log,
+    )
+
+
+def gateway_process(config: Path, log: Path) -> GempitaProcess:
+    return GempitaProcess(["run", "--config", str(config)], log)
