@@ -130,6 +130,11 @@ class IntermediateCuffPressure:
     unused_diastolic: Numeric = NAN
     unused_mean_arterial_pressure: Numeric = NAN
 
+    @property
+    def status_names(self) -> frozenset[str]:
+        # The spec gives 0x2A36 the same Measurement Status field as 0x2A35, so one namer.
+        return bp_status_names(self.status or 0)
+
 
 @dataclass(frozen=True, slots=True)
 class BloodPressureFeature:

@@ -133,6 +133,7 @@ def _icp(data: bytes, _quirk: str | None) -> JsonDict:
         "pulse_rate": _numeric(m.pulse_rate),
         "user_id": m.user_id,
         "status": m.status,
+        "status_flags": sorted(m.status_names),
         "reserved_flags": m.reserved_flags,
     }
 

@@ -104,6 +104,51 @@ def test_beurer_quirk_switch() -> None:
         decode_characteristic("2a35", data, quirk="nope")
 
 
+# Golden 0x2A36 frames from Nordic's Android-BLE-Common-Library unit tests
+# (ble-common/src/test/java/no/nordicsemi/android/ble/common/callback/bps/
+# IntermediateCuffPressureDataCallbackTest.java, commit 1c86e44c): `_full` asserts body
+# movement, cuff too loose, irregular pulse, pulse in range and improper position for status
+# 0x0027; `_some` asserts cuff too loose and pulse below range for 0x0012, in kPa.
+ICP_NORDIC_FULL = "1e 04 00 00 00 00 00 00 00 04 11 14 29 3b 3c 00 01 27 00"
+ICP_NORDIC_SOME = "15 6f f0 00 00 00 00 3c 00 12 00"
+
+
+def test_icp_names_the_status_flags_like_the_measurement() -> None:
+    assert decode_characteristic("2a36", ICP_NORDIC_FULL) == {
+        "characteristic": "intermediate_cuff_pressure",
+        "uuid": "00002a36-0000-1000-8000-00805f9b34fb",
+        "unit": "mmHg",
+        "cuff_pressure": {"value": 4.0, "special": None},
+        "time_stamp": {
+            "year": None, "month": 4, "day": 17, "hours": 20, "minutes": 41, "seconds": 59,
+            "iso": None,
+        },
+        "pulse_rate": {"value": 60.0, "special": None},
+        "user_id": 1,
+        "status": 0x27,
+        "status_flags": ["body_movement", "cuff_loose", "improper_position", "irregular_pulse"],
+        "reserved_flags": 0,
+    }
+    some = decode_characteristic("icp", ICP_NORDIC_SOME)
+    assert some["unit"] == "kPa"
+    assert some["cuff_pressure"] == {"value": 11.1, "special": None}
+    assert some["pulse_rate"] == {"value": 60.0, "special": None}
+    assert some["user_id"] is None
+    assert some["status"] == 0x12
+    assert some["status_flags"] == ["cuff_loose", "pulse_below_range", "pulse_out_of_range"]
+
+
+def test_icp_and_measurement_name_the_same_status_the_same_way() -> None:
+    # The spec gives both characteristics one Measurement Status field: for every status value,
+    # the same frame read as 0x2A35 and as 0x2A36 must name the same flags.
+    for status in range(0x40):
+        wire = f"10 78 00 50 00 5d 00 {status:02x} 00"
+        assert (
+            decode_characteristic("2a36", wire)["status_flags"]
+            == decode_characteristic("2a35", wire)["status_flags"]
+        )
+
+
 # One vector per decodable characteristic, with the complete expected payload (minus the
 # "characteristic"/"uuid" header, checked separately).
 EXPECTED: dict[str, tuple[str, dict[str, object]]] = {
@@ -116,6 +161,7 @@ EXPECTED: dict[str, tuple[str, dict[str, object]]] = {
             "pulse_rate": None,
             "user_id": None,
             "status": None,
+            "status_flags": [],
             "reserved_flags": 0,
         },
     ),
