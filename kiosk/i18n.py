@@ -214,6 +214,16 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "Too many attempts. Wait a few minutes.",
     },
     "login_ended": {"id": "Anda sudah keluar.", "en": "You are signed out."},
+    # login lockout (issue 10 item 5: per account, with the wait shown)
+    "kader_login_failed": {"id": "ID atau PIN salah.", "en": "Wrong ID or PIN."},
+    "login_locked_wait": {
+        "id": "Terlalu banyak percobaan. Coba lagi dalam {wait}.",
+        "en": "Too many attempts. Try again in {wait}.",
+    },
+    "wait_minute": {"id": "1 menit", "en": "1 minute"},
+    "wait_minutes": {"id": "{n} menit", "en": "{n} minutes"},
+    "wait_second": {"id": "1 detik", "en": "1 second"},
+    "wait_seconds": {"id": "{n} detik", "en": "{n} seconds"},
     "kader_home_title": {"id": "Posbindu hari ini", "en": "Today's screening"},
     "kader_signed_in": {"id": "Kader: {kader}", "en": "Kader: {kader}"},
     "sync_title": {"id": "Pengiriman data", "en": "Data sync"},

@@ -1,13 +1,15 @@
 """Kader mode: a community health worker's phone on the kit's Wi-Fi.
 
-Login with a PIN (rate-limited per phone), register or pick a resident, measure, see the day's
-list and whether the kit has synced. Each roster entry's id is the visit id the binder puts
-into the reading's subject, so a result always lands on the resident it was taken for.
+Login with a PIN (rate-limited per kader id, and more loosely per phone), register or pick a
+resident, measure, see the day's list and where each reading is on its way to central. Each
+roster entry's id is the visit id the binder puts into the reading's subject, so a result
+always lands on the resident it was taken for.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,12 +18,13 @@ from fastapi.responses import JSONResponse, Response
 from gateway.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redirect, take_flash
+from kiosk.i18n import text
 from kiosk.identify import IdentifyError, identify_resident
 from kiosk.measure import Measurement, StartError, State
 from kiosk.results import assess, build_view
 from kiosk.roster import Entry
 from kiosk.routes_resident import status_reply
-from kiosk.security import tokens_match, verify_secret
+from kiosk.security import hash_secret, tokens_match, verify_secret
 from kiosk.sessions import Login
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ def router(k: Kiosk) -> APIRouter:
     @r.get("/masuk")
     async def login_form(request: Request, m: str | None = None) -> Response:
         lang = k.lang_or_default(request.query_params.get("lang"))
-        message = m if m in ("failed", "locked", "ended") else None
+        message = login_message(m, request.query_params.get("w"), lang, failed="kader_login_failed")
         return k.render(request, "kader_login.html", lang, message=message)
 
     @r.post("/masuk")
@@ -54,14 +57,21 @@ def router(k: Kiosk) -> APIRouter:
         form = await form_fields(request)
         who = client_key(request)
         lang = k.lang_or_default(form.get("lang"))
-        if k.limiter.locked(who):
-            return redirect(f"/kader/masuk?m=locked&lang={lang}")
         kader_id = form.get("kader", "").strip()
+        account = f"kader:{kader_id}"
+        wait = k.limiter.wait_s(account, who)
+        if wait:
+            return redirect(f"/kader/masuk?m=locked&w={math.ceil(wait)}&lang={lang}")
         stored = k.settings.kader_pin_hashes.get(kader_id)
-        if stored is None or not verify_secret(form.get("pin", ""), stored):
-            k.limiter.failed(who)
+        # An unknown id costs the same scrypt work as a known one: the time taken must not
+        # tell a guesser which ids exist.
+        matched = verify_secret(form.get("pin", ""), stored or _dummy_hash())
+        if stored is None or not matched:
+            wait = k.limiter.failed(account, who)
+            if wait:
+                return redirect(f"/kader/masuk?m=locked&w={math.ceil(wait)}&lang={lang}")
             return redirect(f"/kader/masuk?m=failed&lang={lang}")
-        k.limiter.succeeded(who)
+        k.limiter.succeeded(account, who)
         token = k.kaders.create(Login(user=kader_id, lang=lang))
         response = redirect("/kader")
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/kader")
@@ -260,6 +270,46 @@ def record_result(k: Kiosk, entry_id: str, measurement: Measurement, lang: str) 
         urgent=found.urgent,
         measured_at=reading.measured_at,
     )
+
+
+# Longest wait a login link can ask to be shown (the lockout itself is the limiter's).
+_WAIT_SHOWN_MAX_S = 24 * 3600
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_secret("", salt=bytes(16)))
+    return _DUMMY_HASH[0]
+
+
+def wait_phrase(seconds: float, lang: str) -> str:
+    """A wait as "5 menit" / "25 detik": of a minute or more in whole minutes, rounded up."""
+    whole = max(1, math.ceil(seconds))
+    if whole >= 60:
+        minutes = math.ceil(whole / 60)
+        return text("wait_minute" if minutes == 1 else "wait_minutes", lang, n=minutes)
+    return text("wait_second" if whole == 1 else "wait_seconds", lang, n=whole)
+
+
+def login_message(m: str | None, wait: str | None, lang: str, *, failed: str) -> str | None:
+    """The login page's message from its link: `m` says which, `w` the seconds to wait.
+
+    The wait in the link is only shown (the limiter decides), so a bad one is dropped.
+    """
+    if m == "failed":
+        return text(failed, lang)
+    if m == "ended":
+        return text("login_ended", lang)
+    if m != "locked":
+        return None
+    try:
+        seconds = int(wait or "")
+    except ValueError:
+        return text("login_locked", lang)
+    if not 0 < seconds <= _WAIT_SHOWN_MAX_S:
+        return text("login_locked", lang)
+    return text("login_locked_wait", lang, wait=wait_phrase(seconds, lang))
 
 
 def sync_counts(k: Kiosk) -> dict[str, object]:
