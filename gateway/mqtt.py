@@ -15,6 +15,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,6 +31,10 @@ from gateway.errors import BrokerRefusedError, PublishError
 
 _LOGGER = logging.getLogger(__name__)
 _RECV_BYTES = 65536
+# A callback failing on every message must not become a line per message (an SD card fills):
+# the first failure of a kind, then at most one a minute per client, with the count.
+_CALLBACK_LOG_EVERY_S = 60.0
+_callback_logged_at: dict[tuple[str, str], float] = {}
 
 OnMessage = Callable[[paho.MQTTMessage], None]
 OnPublish = Callable[[int, int, str], None]  # mid, reason code value, reason text
@@ -307,10 +312,20 @@ class MqttConnection:
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
+        # paho re-raises a callback's exception (unless told not to) before it has finished
+        # with the packet, and then handles the same packet again on every read: one poison
+        # message became ~1,000 tracebacks a second. Our callbacks are guarded (_deliver,
+        # _published) and paho is told to contain anything else.
+        client.suppress_exceptions = True
+        self._manual_ack = manual_ack
+        self.callback_errors = 0
+        self._unlogged_errors = 0
         if on_message is not None:
-            client.on_message = lambda _c, _u, msg: on_message(msg)
+            client.on_message = lambda _c, _u, msg: self._deliver(on_message, msg)
         if on_publish is not None:
-            client.on_publish = lambda _c, _u, mid, rc, _p: on_publish(mid, *_puback_reason(rc))
+            client.on_publish = lambda _c, _u, mid, rc, _p: self._published(
+                on_publish, mid, *_puback_reason(rc)
+            )
             client.fast_puback = on_publish
         self.client = client
         self._connack: asyncio.Future[None] = self._loop.create_future()
@@ -350,11 +365,52 @@ class MqttConnection:
 
     def _read(self) -> None:
         client = self.client
-        client.loop_read()
-        # paho stops after as many packets as it has messages in flight; what it left in the
-        # receive buffer would otherwise wait for the next bytes from the broker.
-        while client.buffered and client.socket() is not None:
+        try:
             client.loop_read()
+            # paho stops after as many packets as it has messages in flight; what it left in
+            # the receive buffer would otherwise wait for the next bytes from the broker.
+            while client.buffered and client.socket() is not None:
+                client.loop_read()
+        except Exception as exc:  # noqa: BLE001 (see below)
+            # Something escaped a callback mid-packet: paho's read state cannot be trusted,
+            # so end this connection (a new one starts clean) rather than read on.
+            self._callback_failed("read", exc)
+            self._remove_socket()
+            if not self.closed.done():
+                self.closed.set_result(f"internal error while reading: {type(exc).__name__}")
+
+    def _deliver(self, on_message: OnMessage, msg: paho.MQTTMessage) -> None:
+        try:
+            on_message(msg)
+        except Exception as exc:  # noqa: BLE001 (a message we cannot handle is dropped, once)
+            self._callback_failed("message", exc)
+            if self._manual_ack and msg.qos:
+                # Acknowledge it: unacknowledged, the broker would send it again with every
+                # new session, and it would fail again.
+                self.client.ack(msg.mid, msg.qos)
+
+    def _published(self, on_publish: OnPublish, mid: int, code: int, name: str) -> None:
+        try:
+            on_publish(mid, code, name)
+        except Exception as exc:  # noqa: BLE001 (same reason as _deliver)
+            self._callback_failed("publish", exc)
+
+    def _callback_failed(self, what: str, exc: Exception) -> None:
+        self.callback_errors += 1
+        self._unlogged_errors += 1
+        key = (self.settings.client_id, what)
+        now = time.monotonic()
+        if now - _callback_logged_at.get(key, -_CALLBACK_LOG_EVERY_S) >= _CALLBACK_LOG_EVERY_S:
+            _callback_logged_at[key] = now
+            # The type only: an exception's text may quote the payload.
+            _LOGGER.error(
+                "MQTT %s handler failed %d time(s) since the last report (latest: %s); "
+                "the message was acknowledged and dropped",
+                what,
+                self._unlogged_errors,
+                type(exc).__name__,
+            )
+            self._unlogged_errors = 0
 
     def _on_socket_close(self, _c: paho.Client, _u: Any, sock: Any) -> None:
         self._in_loop(self._remove_socket, sock)

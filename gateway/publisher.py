@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import paho.mqtt.client as paho
 
 from gateway import __version__
 from gateway.backoff import Backoff
-from gateway.errors import GatewayError, PublishError
+from gateway.errors import GatewayError, PayloadError, PublishError
 from gateway.mqtt import BrokerSettings, MqttConnection
 from gateway.outbox import Outbox
 
@@ -51,10 +52,18 @@ def topic_receipts(gateway_id: str) -> str:
 
 
 def parse_receipt(payload: bytes | bytearray) -> list[str]:
-    """Reading ids from a `gempita.receipt/1` payload; raises ValueError/KeyError/TypeError."""
-    ids = json.loads(payload)["ids"]
+    """Reading ids from a `gempita.receipt/1` payload, or PayloadError; never anything else.
+
+    orjson, not json: it stops nesting at 1,024 levels with a decode error, where json.loads
+    raised RecursionError (which escaped every handler and wedged the connection).
+    """
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"receipt is not UTF-8 JSON ({exc})") from exc
+    ids = data.get("ids") if isinstance(data, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise TypeError("ids must be a list of strings")
+        raise PayloadError("receipt ids must be a list of strings")
     return ids
 
 
@@ -70,6 +79,7 @@ class PublisherState:
     refused_total: int = 0
     confirmed_total: int = 0
     unknown_receipts: int = 0
+    bad_receipts: int = 0  # malformed receipts: acknowledged and ignored
     unheard_total: int = 0  # PUBACK 0x10 (no subscriber): kept pending, sent again
     connects: int = 0
 
@@ -85,6 +95,7 @@ class PublisherState:
             "refused_total": self.refused_total,
             "confirmed_total": self.confirmed_total,
             "unknown_receipts": self.unknown_receipts,
+            "bad_receipts": self.bad_receipts,
             "unheard_total": self.unheard_total,
             "connects": self.connects,
         }
@@ -322,8 +333,18 @@ class Publisher:
     def _on_receipt(self, session: _Session, msg: paho.MQTTMessage) -> None:
         try:
             ids = parse_receipt(msg.payload)
-        except (ValueError, KeyError, TypeError) as exc:
-            _LOGGER.warning("ignoring malformed receipt on %s: %s", msg.topic, exc)
+        except PayloadError as exc:
+            self.state.bad_receipts += 1
+            now = self.clock()
+            # Once a minute at most: a poison receipt may come again and again.
+            if now - self._logged_errors.get("bad-receipt", -60.0) >= 60.0:
+                self._logged_errors["bad-receipt"] = now
+                _LOGGER.warning(
+                    "ignoring malformed receipt on %s (%d so far): %s",
+                    msg.topic,
+                    self.state.bad_receipts,
+                    exc,
+                )
             session.conn.ack(msg.mid, msg.qos)
             return
         session.receipts.append((ids, msg.mid if msg.qos else -1))

@@ -71,3 +71,37 @@ def central_process(
 
 def gateway_process(config: Path, log: Path) -> GempitaProcess:
     return GempitaProcess(["run", "--config", str(config)], log)
+
+
+def write_gateway_config(
+    path: Path, state_dir: Path, broker_url: str, *, device_records: int = 0, extra: str = ""
+) -> Path:
+    """A `gempita run` config; with `device_records`, one simulated BP monitor streaming them."""
+    device = (
+        f"""
+[[devices]]
+name = "bp-stream"
+transport = "simulated"
+kind = "blood_pressure"
+options = {{ rate_per_s = 200, batch = 5, count = {device_records} }}
+"""
+        if device_records
+        else ""
+    )
+    path.write_text(
+        f"""
+[gateway]
+id = "gw-001"
+site_id = "fault-test"
+state_dir = "{state_dir}"
+
+[mqtt]
+url = "{broker_url}"
+window = 200
+backoff_initial_s = 0.05
+backoff_max_s = 0.5
+status_interval_s = 1.0
+{extra}
+{device}"""
+    )
+    return path
