@@ -56,6 +56,9 @@ class MqttSection:
     backoff_max_s: float = 60.0
     status_interval_s: float = 30.0
     error_retry_s: float = 300.0  # a refused reading (PUBACK >= 0x80) waits this long
+    # Published readings still unconfirmed this long after a reconnect, or while no receipt
+    # has come for this long, are sent again (then at doubling gaps up to resend_after_s).
+    receipt_timeout_s: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)

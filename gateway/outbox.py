@@ -100,6 +100,7 @@ class Outbox:
             max_db_mb=max_db_mb,
             clock=clock,
         )
+        self.clock = clock  # the clock the store stamps published_at with
         self._batch_max = batch_max
         # Committed rows kept for the publisher: a few rounds of group commits. While the
         # publisher is offline the newest stay; older ones are read from the database later.
@@ -112,6 +113,7 @@ class Outbox:
         self._closed = False
         self._closing = False
         self.new_pending = asyncio.Event()  # set after each commit that stored something
+        self.rescan = False  # set when rows went back to PENDING: the publisher starts over
         # Every row with seq > _fresh_from is in _fresh, in seq order, and was never handed to
         # the publisher (so it is PENDING and due): rows after a cursor >= _fresh_from are
         # exactly the tail of _fresh. Anything at or below it is read from the database.
@@ -317,7 +319,22 @@ class Outbox:
         return result
 
     async def requeue_unconfirmed(self, older_than_s: float) -> int:
-        return await self._db(self.store.requeue_unconfirmed, older_than_s)
+        changed = await self._db(self.store.requeue_unconfirmed, older_than_s)
+        self._requeued(changed)
+        return changed
+
+    async def requeue_published_before(self, cutoff: float) -> int:
+        """Published before `cutoff` (the outbox clock) and unconfirmed: send again."""
+        changed = await self._db(self.store.requeue_published_before, cutoff)
+        self._requeued(changed)
+        return changed
+
+    def _requeued(self, changed: int) -> None:
+        # The rows went back to PENDING behind the publisher's cursor: tell it to look from
+        # the start, or under a steady stream of new readings it would not come back to them.
+        if changed:
+            self.rescan = True
+            self.new_pending.set()
 
     async def purge_confirmed(self, older_than_s: float) -> int:
         return await self._db(self.store.purge_confirmed, older_than_s)

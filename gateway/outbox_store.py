@@ -555,6 +555,12 @@ class OutboxStore:
         changed: int = self._run(lambda conn: conn.execute(stmt, {"cutoff": cutoff}).rowcount)
         return changed
 
+    def requeue_published_before(self, cutoff: float) -> int:
+        """Back to PENDING: published before `cutoff` (this store's clock) and not confirmed."""
+        stmt = sa.text("UPDATE outbox SET state = 0 WHERE state = 1 AND published_at < :cutoff")
+        changed: int = self._run(lambda conn: conn.execute(stmt, {"cutoff": cutoff}).rowcount)
+        return changed
+
     def purge_confirmed(self, older_than_s: float) -> int:
         cutoff = self._clock() - older_than_s
         stmt = sa.text("DELETE FROM outbox WHERE state = 2 AND confirmed_at < :cutoff")

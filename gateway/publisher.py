@@ -80,6 +80,7 @@ class PublisherState:
     confirmed_total: int = 0
     unknown_receipts: int = 0
     bad_receipts: int = 0  # malformed receipts: acknowledged and ignored
+    resent_total: int = 0  # sent again because their receipts did not come
     unheard_total: int = 0  # PUBACK 0x10 (no subscriber): kept pending, sent again
     connects: int = 0
 
@@ -96,6 +97,7 @@ class PublisherState:
             "confirmed_total": self.confirmed_total,
             "unknown_receipts": self.unknown_receipts,
             "bad_receipts": self.bad_receipts,
+            "resent_total": self.resent_total,
             "unheard_total": self.unheard_total,
             "connects": self.connects,
         }
@@ -113,6 +115,7 @@ class _Session:
     ack_ready: asyncio.Event = field(default_factory=asyncio.Event)
     receipts: list[tuple[list[str], int]] = field(default_factory=list)  # ids, mid to ack
     receipt_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    last_receipt_at: float = 0.0  # outbox clock; 0: none yet in this session
 
 
 class Publisher:
@@ -129,6 +132,8 @@ class Publisher:
         status_interval_s: float = 30.0,
         status_extra: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
+        receipt_timeout_s: float = 15.0,
+        resend_after_s: float = 600.0,
     ) -> None:
         self.outbox = outbox
         self.settings = settings
@@ -140,6 +145,8 @@ class Publisher:
         self.status_interval_s = status_interval_s
         self.status_extra = status_extra or dict
         self.clock = clock
+        self.receipt_timeout_s = receipt_timeout_s
+        self.resend_after_s = resend_after_s
         self.state = PublisherState(broker=settings.url)
         self.status_changed = asyncio.Event()
         self._topic = topic_readings(gateway_id)
@@ -216,6 +223,7 @@ class Publisher:
                 asyncio.create_task(self._settle_acks(session), name="publisher-acks"),
                 asyncio.create_task(self._settle_receipts(session), name="publisher-receipts"),
                 asyncio.create_task(self._status_loop(), name="publisher-status"),
+                asyncio.create_task(self._watch_receipts(session), name="publisher-resend"),
             ]
             closed = conn.closed
             waiters: list[asyncio.Future[Any]] = [closed, *tasks]
@@ -248,7 +256,12 @@ class Publisher:
     async def _pump(self, session: _Session) -> None:
         cursor = 0
         new_pending = self.outbox.new_pending
+        outbox = self.outbox
         while True:
+            if outbox.rescan:
+                # Rows went back to PENDING behind the cursor (requeued for resending).
+                outbox.rescan = False
+                cursor = 0
             free = self.window - len(session.inflight)
             if free <= 0:
                 session.window_free.clear()
@@ -357,6 +370,7 @@ class Publisher:
             batch, session.receipts = session.receipts, []
             ids = [i for ids, _mid in batch for i in ids]
             confirmed, unknown = await self.outbox.mark_confirmed(ids)
+            session.last_receipt_at = self.outbox.clock()
             self.state.confirmed_total += confirmed
             if unknown:
                 # Duplicated receipts (we sent twice) or ids we purged: harmless, counted.
@@ -367,6 +381,50 @@ class Publisher:
             for _ids, mid in batch:
                 if mid >= 0:
                     session.conn.ack(mid, 1)
+
+    async def _watch_receipts(self, session: _Session) -> None:
+        """Send again, promptly, what was published but whose receipt is not coming.
+
+        Receipts die with a broker that is killed (and with central's queue in it): waiting
+        for `resend_after_s` (10 minutes) left readings unconfirmed long after the link was
+        back. Two cases end the wait sooner; central de-duplicates by id and sends a receipt
+        for a duplicate too, so sending again never doubles a reading.
+
+        - After a (re)connect: what was published before it and is still unconfirmed
+          `receipt_timeout_s` later (receipts queued for us arrive within seconds) is sent.
+        - No receipt for `receipt_timeout_s` while readings published longer ago wait: they
+          are sent; if still nothing comes, again after 2x, 4x ... up to `resend_after_s`, so
+          a central that is down for hours does not get a copy every few seconds.
+        """
+        timeout = self.receipt_timeout_s
+        clock = self.outbox.clock
+        connected_at = clock()
+        after_connect_done = False
+        quiet_from = connected_at
+        gap = timeout
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = clock()
+            if session.last_receipt_at > quiet_from:
+                quiet_from = session.last_receipt_at
+                gap = timeout
+            if not after_connect_done and now - connected_at >= timeout:
+                after_connect_done = True
+                self._resent(
+                    await self.outbox.requeue_published_before(connected_at),
+                    "were published before this connection and not confirmed since",
+                )
+            if now - quiet_from >= gap:
+                resent = await self.outbox.requeue_published_before(now - timeout)
+                self._resent(resent, f"got no receipt for {now - quiet_from:.0f} s")
+                quiet_from = now
+                if resent:
+                    gap = min(gap * 2, self.resend_after_s)
+
+    def _resent(self, count: int, why: str) -> None:
+        if count:
+            self.state.resent_total += count
+            _LOGGER.warning("sending %d readings again: they %s", count, why)
 
     # --- status -------------------------------------------------------------------------------
 

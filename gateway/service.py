@@ -96,6 +96,8 @@ class Gateway:
             window=m.window,
             backoff=Backoff(initial_s=m.backoff_initial_s, cap_s=m.backoff_max_s),
             error_retry_s=m.error_retry_s,
+            receipt_timeout_s=m.receipt_timeout_s,
+            resend_after_s=o.resend_after_s,
             status_interval_s=m.status_interval_s,
             status_extra=self.status_snapshot,
         )

@@ -114,7 +114,16 @@ class Mosquitto:
             self.proc.stderr.close()
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or power cut does: what was only in memory is gone."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
-
