@@ -27,7 +27,7 @@ from kiosk.deps import KioskSettings
 from kiosk.i18n import text
 from kiosk.measure import UnboundNote
 from kiosk.pairing import ERROR_KEYS, FoundMeter, PairedMeter, Pairing, PairingError
-from kiosk.routes_kader import sync_counts
+from kiosk.routes_kader import login_message, sync_counts
 from kiosk.security import tokens_match, verify_secret
 from kiosk.sessions import Login
 
@@ -258,20 +258,24 @@ def router(k: Kiosk) -> APIRouter:
 
     @r.get("/masuk")
     async def login_form(request: Request, m: str | None = None) -> Response:
-        message = m if m in ("failed", "locked", "ended") else None
-        return k.render(request, "admin_login.html", k.settings.languages[0], message=message)
+        lang = k.settings.languages[0]
+        message = login_message(m, request.query_params.get("w"), lang, failed="login_failed")
+        return k.render(request, "admin_login.html", lang, message=message)
 
     @r.post("/masuk")
     async def login(request: Request) -> Response:
         who = client_key(request)
-        if k.limiter.locked(who):
-            return redirect("/admin/masuk?m=locked")
+        # One operator account: its lock is per account, so it never locks a kader's PIN.
+        if wait := k.limiter.wait_s("admin", who):
+            return redirect(f"/admin/masuk?m=locked&w={math.ceil(wait)}")
         form = await form_fields(request)
         if not verify_secret(form.get("password", ""), k.settings.admin_password_hash):
-            k.limiter.failed(who)
+            wait = k.limiter.failed("admin", who)
             _LOGGER.warning("failed operator login")
+            if wait:
+                return redirect(f"/admin/masuk?m=locked&w={math.ceil(wait)}")
             return redirect("/admin/masuk?m=failed")
-        k.limiter.succeeded(who)
+        k.limiter.succeeded("admin", who)
         token = k.admins.create(Login(user="admin", lang=k.settings.languages[0]))
         response = redirect("/admin")
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/admin")
