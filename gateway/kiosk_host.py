@@ -66,6 +66,8 @@ def kiosk_settings(config: Config) -> KioskSettings:
                 value = Path(value)
             elif key == "kader_pin_hashes" and not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table of kader id = scrypt hash")
+            elif key in ("puskesmas_phone", "puskesmas_hours") and not isinstance(value, str):
+                raise ConfigError(f'{where}: expected text in quotes, e.g. "0542-123456"')
             values[key] = value
         else:
             accepted = sorted((known - set(_FILE_KEYS.values())) | set(_FILE_KEYS))

@@ -28,6 +28,7 @@ class KioskSettings:
     admin_password_hash: str  # kiosk.security.hash_secret() output
     kader_pin_hashes: Mapping[str, str] = field(default_factory=dict)  # kader id -> hash
     puskesmas_phone: str | None = None
+    puskesmas_hours: str | None = None  # e.g. "Senin–Sabtu 07.30–14.00", shown as written
     languages: tuple[str, ...] = ("id", "en")  # first one is the default
     consent_version: str = "2026.1"
     idle_timeout_s: float = 90.0  # resident screen wiped after this long without input

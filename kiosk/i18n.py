@@ -162,11 +162,20 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "id": "Menunggu hasil dari alat gula darah…",
         "en": "Waiting for the blood sugar meter…",
     },
-    "measure_timeout": {"id": "Tidak ada hasil — coba lagi", "en": "No result — try again"},
+    "measure_timeout": {"id": "Belum ada hasil — coba lagi", "en": "No result yet — try again"},
     "measure_timeout_help": {
         "id": "Alat tidak mengirim hasil. Pastikan alat menyala dan dekat, lalu coba lagi.",
         "en": "The device sent no result. Check it is on and close by, then try again.",
     },
+    # resident measuring screen: ask again, cancel one measurement (issue 10 items 3 and 10)
+    "measure_again": {
+        "id": "Hasil yang masuk belum pasti milik Anda. Silakan ukur sekali lagi.",
+        "en": "The result that came in may not be yours. Please measure once more.",
+    },
+    "measure_cancel": {"id": "Batal", "en": "Cancel"},
+    # referral details on results and in the take-home QR (issue 10 item 9)
+    "referral_phone": {"id": "Telepon", "en": "Phone"},
+    "referral_hours": {"id": "Jam buka", "en": "Opening hours"},
     "measure_busy": {
         "id": "Alat sedang dipakai orang lain. Tunggu sebentar, lalu coba lagi.",
         "en": "The device is in use by someone else. Wait a moment and try again.",

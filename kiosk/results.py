@@ -126,14 +126,24 @@ def qr_text(views: Sequence[ResultView], settings: KioskSettings, lang: str) -> 
         lines.append(f"{view.measured_at}: {view.summary}")
         if view.kind == "glucose":
             lines.append(text("qr_glucose_note", lang))
-    lines.append(
-        f"{text('qr_referral', lang)}: {settings.puskesmas_name}, {settings.puskesmas_address}"
-    )
+    lines.extend(referral_lines(settings, lang))
     return "\n".join(lines)
 
 
+def referral_lines(settings: KioskSettings, lang: str) -> list[str]:
+    """Where to go with a result, and how to reach it (the QR and the kader's copy)."""
+    place = f"{settings.puskesmas_name}, {settings.puskesmas_address}"
+    lines = [f"{text('qr_referral', lang)}: {place}"]
+    if settings.puskesmas_phone:
+        lines.append(f"{text('referral_phone', lang)}: {settings.puskesmas_phone}")
+    if settings.puskesmas_hours:
+        lines.append(f"{text('referral_hours', lang)}: {settings.puskesmas_hours}")
+    return lines
+
+
 def qr_svg(payload: str) -> str:
-    """Inline SVG (no external file, no script), sized for a phone camera at arm's length."""
+    """Inline SVG (no external file, no script). It has a viewBox and no fixed size: the page's
+    CSS sizes it for a phone camera at arm's length, larger on a larger screen."""
     code = segno.make(payload, error="m", micro=False)
-    svg: str = code.svg_inline(scale=3, dark="#000", light="#fff", border=2)
+    svg: str = code.svg_inline(scale=3, dark="#000", light="#fff", border=2, omitsize=True)
     return svg

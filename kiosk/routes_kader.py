@@ -21,7 +21,7 @@ from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redire
 from kiosk.i18n import text
 from kiosk.identify import IdentifyError, identify_resident
 from kiosk.measure import Measurement, StartError, State
-from kiosk.results import assess, build_view
+from kiosk.results import assess, build_view, qr_svg, qr_text
 from kiosk.roster import Entry
 from kiosk.routes_resident import status_reply
 from kiosk.security import hash_secret, tokens_match, verify_secret
@@ -153,12 +153,15 @@ def router(k: Kiosk) -> APIRouter:
             build_view(m, k.thresholds, k.settings, login.lang) for m in k.board.results(entry.id)
         ]
         devices = k.devices()
+        # The resident takes the same referral and QR home as from the kiosk screen.
+        qr = qr_svg(qr_text(views, k.settings, login.lang)) if views else None
         return page(
             request,
             login,
             "kader_resident.html",
             entry=entry,
             views=views,
+            qr=qr,
             earlier=k.roster.results(entry.id),
             has_bp=bool(devices[Kind.BLOOD_PRESSURE]),
             has_glucose=bool(devices[Kind.GLUCOSE]),
