@@ -3,7 +3,9 @@
 The board claims the device in the binder when a measurement starts and listens to the
 gateway's event bus: a `ReadingStored` whose bound subject carries a visit's id completes that
 visit's measurement (matched by visit id, never by device alone), `CuffPressure` from the
-device a visit holds feeds its live "measuring" view.
+device a visit holds feeds its live "measuring" view (and tells the binder an inflation is
+under way). A reading the binder held back because it cannot tell whether it was taken after
+the claim sets `again` on the visit that waits: its screen asks to measure once more.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Measurement:
     fasting: bool | None = None
     state: State = State.WAITING
     cuff_mmhg: float | None = None
+    again: bool = False  # a reading came that may not be this resident's: measure again
     reading: Reading | None = None
     on_done: Callable[[Measurement], None] | None = field(default=None, repr=False)
 
@@ -145,6 +148,7 @@ class MeasurementBoard:
         if isinstance(event, ReadingStored):
             self._on_reading(event)
         elif isinstance(event, CuffPressure):
+            self._binder.note_cuff(event.device_name)
             holder = self._binder.holder(event.device_name)
             measurement = self._active.get(holder) if holder else None
             if (
@@ -159,6 +163,16 @@ class MeasurementBoard:
         subject = reading.subject
         if not reading.bound or subject is None or subject.session_id is None:
             self.unbound.append(UnboundNote(self._clock(), event.device_name, reading.kind.value))
+            held = self._binder.held_for(reading.id)
+            waiting = self._active.get(held) if held else None
+            if (
+                waiting is not None
+                and waiting.device_name == event.device_name
+                and waiting.state is State.WAITING
+            ):
+                waiting.again = True
+                waiting.cuff_mmhg = None
+                waiting.started_at = self._clock()  # the binder's claim waits afresh too
             return
         measurement = self._active.get(subject.session_id)
         if (

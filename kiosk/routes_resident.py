@@ -20,6 +20,7 @@ from starlette.datastructures import QueryParams
 from gateway.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, flash_redirect, form_fields, redirect, take_flash
+from kiosk.deps import KioskSettings
 from kiosk.identify import IdentifyError, identify_resident
 from kiosk.measure import Measurement, MeasurementBoard, StartError, State
 from kiosk.results import build_view, qr_svg, qr_text
@@ -43,7 +44,7 @@ def router(k: Kiosk) -> APIRouter:
         return k.visits.get(request.cookies.get(COOKIE))
 
     def page(
-        request: Request, visit: Visit, name: str, *, idle: bool = True, **context: Any
+        request: Request, visit: Visit, name: str, *, idle_s: float | None = None, **context: Any
     ) -> Response:
         flash = take_flash(visit, request.url.path)
         return k.render(
@@ -51,9 +52,8 @@ def router(k: Kiosk) -> APIRouter:
             name,
             visit.lang,
             idle_url="/habis",
-            # While a device is measuring the resident sits still on purpose: no idle wipe
-            # then (the measurement timeout ends that wait instead).
-            idle_s=k.settings.idle_timeout_s if idle else 0.0,
+            idle_s=k.settings.idle_timeout_s if idle_s is None else idle_s,
+            kiosk_screen=True,
             visit=visit,
             flash=flash,
             **context,
@@ -72,7 +72,9 @@ def router(k: Kiosk) -> APIRouter:
     async def welcome(request: Request, m: str | None = None) -> Response:
         end_visit(request)
         message = m if m in _START_MESSAGES else None
-        response = k.render(request, "welcome.html", k.settings.languages[0], message=message)
+        response = k.render(
+            request, "welcome.html", k.settings.languages[0], message=message, kiosk_screen=True
+        )
         response.delete_cookie(COOKIE)
         return response
 
@@ -249,11 +251,13 @@ def router(k: Kiosk) -> APIRouter:
             return redirect("/petunjuk")
         if current.state is State.DONE:
             return redirect("/hasil")
+        idle_s, keepalive_ms = measuring_idle(k.settings, current)
         return page(
             request,
             visit,
             "measuring.html",
-            idle=current.state is not State.WAITING,
+            idle_s=idle_s,
+            keepalive_ms=keepalive_ms,
             measurement=current,
             status_url="/ukur/status",
             done_url="/hasil",
@@ -261,12 +265,26 @@ def router(k: Kiosk) -> APIRouter:
             back_url="/petunjuk",
         )
 
+    @r.post("/ukur/batal")
+    async def cancel_measurement(request: Request) -> Response:
+        # "Batal": this measurement only (the device is freed); the visit goes on at the choice.
+        visit = visit_of(request)
+        form = await checked_form(request, visit) if visit else None
+        if visit is None or form is None:
+            return redirect("/")
+        k.board.cancel(visit.visit_id)
+        return redirect("/pilih")
+
     @r.get("/ukur/status")
     async def measuring_status(request: Request) -> Response:
         visit = visit_of(request)
         if visit is None:
             return JSONResponse({"state": "ended"})
-        return JSONResponse(await status_reply(k.board, visit.visit_id, request.query_params))
+        reply = await status_reply(k.board, visit.visit_id, request.query_params)
+        # The long poll held this request: count the visit as seen when the answer leaves,
+        # not only when it came in, so a waiting screen is never idle on the server.
+        visit_of(request)
+        return JSONResponse(reply)
 
     @r.get("/hasil")
     async def result(request: Request) -> Response:
@@ -306,6 +324,22 @@ def router(k: Kiosk) -> APIRouter:
     return r
 
 
+def measuring_idle(settings: KioskSettings, current: Measurement) -> tuple[float, int]:
+    """(idle wipe after s, keep-alive period in ms) for the measuring screen.
+
+    While a device measures, the resident sits still on purpose: no idle wipe (the
+    measurement timeout ends that wait). On "belum ada hasil" the resident is often busy with
+    the cuff or the meter rather than the screen, so the wipe waits the device's whole timeout
+    on top of the usual idle time, and the page keeps the visit alive on the server meanwhile
+    (a browser that is gone still loses it after the usual idle time).
+    """
+    if current.state is State.WAITING:
+        return 0.0, 0
+    idle = settings.idle_timeout_s
+    keepalive_ms = int(min(idle / 3, 20.0) * 1000)
+    return idle + settings.measurement_timeout_s, keepalive_ms
+
+
 def consent_ok(visit: Visit) -> bool:
     return visit.consent_version is not None and (visit.guardian or not visit.minor)
 
@@ -335,11 +369,15 @@ async def status_reply(board: MeasurementBoard, key: str, query: QueryParams) ->
 def status_token(status: Mapping[str, object]) -> str:
     """What the page sends back as `seen`; measuring.html builds the same string."""
     mmhg = status.get("mmhg")
-    return f"{status['state']}:{'' if mmhg is None else mmhg}"
+    again = ":again" if status.get("again") else ""
+    return f"{status['state']}:{'' if mmhg is None else mmhg}{again}"
 
 
 def status_json(current: Measurement | None) -> dict[str, object]:
     if current is None:
         return {"state": "none"}
     mmhg = None if current.cuff_mmhg is None else round(current.cuff_mmhg)
-    return {"state": current.state.value, "mmhg": mmhg}
+    status: dict[str, object] = {"state": current.state.value, "mmhg": mmhg}
+    if current.again:  # only then: the key's absence keeps older pages' answers unchanged
+        status["again"] = True
+    return status

@@ -234,7 +234,7 @@ async def test_measurement_timeout_says_no_result_and_try_again() -> None:
         rig.clock.advance(61)
         assert (await client.get("/ukur/status")).json()["state"] == "timeout"
         page = await client.get("/ukur")
-        assert "Tidak ada hasil — coba lagi" in page.text
+        assert "Belum ada hasil — coba lagi" in page.text
         late = await rig.deliver("glucose", glucose_reading(rig.clock.now, 100))
         assert not late.bound  # the claim ended with the timeout
         page = await post(client, "/ukur", {}, page.text)  # "Coba lagi"
@@ -440,3 +440,51 @@ async def test_shutdown_stops_the_app_tasks() -> None:
     names = {task.get_name() for task in asyncio.all_tasks()}
     assert not names & {"kiosk-events", "kiosk-sweeper"}
     rig.events.publish(ReadingStored("bp", bp_reading(rig.clock.now, 120, 80)))  # nobody listens
+
+
+# --- issue 10: a late reading asks again (item 3); "Batal" ends one measurement (item 10) ------
+
+
+async def test_a_reading_that_may_be_the_previous_residents_asks_to_measure_again() -> None:
+    rig = make_rig()
+    async with running(rig) as client:
+        claimed = rig.clock.now
+        await measuring(client, {"blood_pressure": "1"})
+        rig.clock.advance(3)
+        # The previous resident's result, taken 30 s before "Siap", reaches the gateway now.
+        late = dataclasses.replace(
+            bp_reading(claimed - timedelta(seconds=30), 166, 101), received_at=rig.clock.now
+        )
+        assert not (await rig.deliver("bp", late)).bound
+        status = (await client.get("/ukur/status")).json()
+        assert status == {"state": "waiting", "mmhg": None, "again": True}
+        page = await client.get("/ukur")
+        assert "Silakan ukur sekali lagi" in page.text and "166/101" not in page.text
+        # The long poll noticed the change: a page still showing the plain wait is answered.
+        held = await asyncio.wait_for(client.get("/ukur/status?seen=waiting:"), 1)
+        assert held.json()["again"] is True
+        rig.clock.advance(40)
+        own = await rig.deliver("bp", bp_reading(rig.clock.now, 124, 82))
+        assert own.bound and own.subject is not None
+        result = await follow(client, await client.get("/ukur"))
+        assert result.url.path == "/hasil" and "124/82 mmHg" in result.text
+        assert "166/101" not in result.text
+
+
+async def test_cancel_ends_this_measurement_only_and_frees_the_device() -> None:
+    rig = make_rig()
+    async with running(rig) as client:
+        page = await measuring(client, {"blood_pressure": "1"})
+        assert rig.binder.holder("bp") is not None
+        assert 'action="/ukur/batal"' in page.text and "Batal" in page.text
+        page = await post(client, "/ukur/batal", {}, page.text)
+        assert page.url.path == "/pilih"  # the visit goes on: choose again
+        assert rig.binder.holder("bp") is None
+        assert not (await rig.deliver("bp", bp_reading(rig.clock.now, 130, 85))).bound
+        # Without the page's token nothing is cancelled.
+        page = await post(client, "/pilih", {"blood_pressure": "1"}, page.text)
+        page = await post(client, "/ukur", {}, page.text)
+        holder = rig.binder.holder("bp")
+        assert holder is not None
+        refused = await client.post("/ukur/batal", data={"csrf": "x"})
+        assert refused.headers["location"] == "/" and rig.binder.holder("bp") == holder

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, sync_playwright
 
 from gateway.events import CuffPressure
 from gateway.reading import Reading
@@ -115,6 +115,17 @@ def browser() -> Iterator[Browser]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+def expect_visible(page: Page, target: Locator) -> None:
+    """`target` is on screen as the page opens: inside the viewport, nothing scrolled."""
+    view = page.viewport_size
+    assert view is not None
+    assert page.evaluate("window.scrollY") == 0, page.url
+    box = target.bounding_box()
+    assert box is not None, f"{target} not rendered on {page.url}"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= view["height"], (page.url, box, view)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= view["width"], (page.url, box, view)
 
 
 def check_page(page: Page, shot: str | None = None) -> None:
@@ -271,7 +282,7 @@ def test_kader_flow_on_a_360px_phone(browser: Browser) -> None:
         page.get_by_label("PIN").fill(KADER_PIN)
         page.get_by_role("button", name="Masuk").click()
         page.wait_for_url("**/kader")
-        assert "Belum terkirim: 2" in page.inner_text("main")
+        assert "Seluruh kit: 2 bacaan belum diterima pusat" in page.inner_text("main")
         kader_shot(page, "2-home-empty")
         page.get_by_role("link", name="Daftarkan warga").click()
         page.wait_for_url("**/kader/daftar")
@@ -324,7 +335,7 @@ def test_isolation_busy_device_timeout_and_idle_wipe(browser: Browser) -> None:
         assert "141/92" not in b.content()
         b.get_by_role("button", name="Siap").click()
         b.wait_for_url("**/ukur")
-        b.get_by_text("Tidak ada hasil — coba lagi").wait_for(timeout=5000)
+        b.get_by_text("Belum ada hasil — coba lagi").wait_for(timeout=5000)
         check_page(b, "isolation-b-timeout")
         assert "141/92" not in b.content()
         # a walks away from the result: the screen wipes itself.
@@ -366,3 +377,141 @@ def test_captive_portal_and_operator_page(browser: Browser) -> None:
         page.get_by_text("Pemasangan: scanning 30 s").wait_for()
         check_page(page, "operator-dashboard")
         operator.close()
+
+
+# --- issue 10 item 10: a measurement that never completes; "Batal" -----------------------------
+
+
+def test_measuring_that_never_completes_asks_to_try_again_and_is_not_wiped(
+    browser: Browser,
+) -> None:
+    # Idle wipe 3 s, device wait 5 s: both pass while the resident sits with the cuff on.
+    with serve(LiveClock(), idle_timeout_s=3, measurement_timeout_s=5) as server:
+        context = browser.new_context(viewport=KIOSK_VIEW)
+        page = context.new_page()
+        reach_instructions(page, server, NIK_MAN, "1985")
+        page.get_by_role("button", name="Siap").click()
+        page.wait_for_url("**/ukur")
+        for name in ("Batal", "Selesai"):
+            expect_visible(page, page.get_by_role("button", name=name))
+        page.wait_for_timeout(3600)  # longer than the idle wipe: still measuring
+        assert page.url.endswith("/ukur") and "Sedang mengukur" in page.inner_text("main")
+        page.get_by_text("Belum ada hasil — coba lagi").wait_for(timeout=5000)
+        check_page(page, "measure-timeout")
+        for name in ("Coba lagi", "Batal", "Selesai"):
+            expect_visible(page, page.get_by_role("button", name=name))
+        page.wait_for_timeout(3600)  # the idle time again: the resident is busy with the device
+        assert page.url.endswith("/ukur"), page.url
+        assert "Belum ada hasil — coba lagi" in page.inner_text("main")
+        page.get_by_role("button", name="Coba lagi").click()
+        page.get_by_text("Sedang mengukur").wait_for(timeout=5000)
+        server.deliver("bp", bp_reading(server.rig.clock.now, 128, 84))
+        page.wait_for_url("**/hasil", timeout=5000)
+        assert "128/84 mmHg" in page.inner_text("main")
+        # Another test: "Batal" cancels only this measurement and returns to the choice.
+        page.goto(server.url + "/pilih")
+        page.get_by_label("Tekanan darah").check()
+        page.get_by_role("button", name="Lanjut").click()
+        page.wait_for_url("**/petunjuk")
+        page.get_by_role("button", name="Siap").click()
+        page.wait_for_url("**/ukur")
+        assert server.rig.binder.holder("bp") is not None
+        page.get_by_role("button", name="Batal").click()
+        page.wait_for_url("**/pilih")
+        assert server.rig.binder.holder("bp") is None
+        assert "•••• 0003" in page.inner_text("main")  # the same visit goes on
+        context.close()
+
+
+# --- issue 10 item 8: every resident page's actions fit 800x480; 1280x800 uses the screen -------
+
+WIDE_VIEW: ViewportSize = {"width": 1280, "height": 800}
+
+
+def walk_resident_pages(page: Page, server: Server, shot: str) -> dict[str, float]:
+    """Visit every resident page (BP + glucose, both results shown) and check that its
+    primary actions are visible without scrolling. Returns the root font size per page."""
+    fonts: dict[str, float] = {}
+
+    def seen(name: str, *targets: Locator) -> None:
+        for target in targets:
+            expect_visible(page, target)
+        check_page(page, f"{shot}-{name}")
+        fonts[name] = page.evaluate(
+            "parseFloat(getComputedStyle(document.documentElement).fontSize)"
+        )
+        main = page.locator("main").bounding_box()
+        assert main is not None
+        fonts[f"{name}-main-width"] = main["width"]
+
+    button = lambda name: page.get_by_role("button", name=name, exact=True)  # noqa: E731
+    page.goto(server.url + "/")
+    seen("welcome", button("Bahasa Indonesia"), button("English"))
+    button("Bahasa Indonesia").click()
+    page.wait_for_url("**/persetujuan")
+    seen(
+        "consent",
+        button("Saya berusia 18 tahun ke atas, sudah membaca, dan setuju."),
+        page.get_by_role("link", name="Saya berusia 15–17 tahun (dengan orang tua/wali)"),
+        button("Saya tidak setuju"),
+    )
+    page.get_by_role("link", name="Saya berusia 15–17 tahun (dengan orang tua/wali)").click()
+    page.wait_for_url("**/persetujuan/wali")
+    guardian_box = page.get_by_role("checkbox")
+    seen("guardian", guardian_box, button("Setuju sebagai orang tua/wali"), button("Selesai"))
+    page.goto(server.url + "/persetujuan")
+    button("Saya berusia 18 tahun ke atas, sudah membaca, dan setuju.").click()
+    page.wait_for_url("**/identitas")
+    seen("identify", page.get_by_label("NIK"), page.get_by_label("Tahun lahir"), button("Lanjut"))
+    page.get_by_label("NIK").fill(NIK_MAN)
+    page.get_by_label("Tahun lahir").fill("1985")
+    button("Lanjut").click()
+    page.wait_for_url("**/pilih")
+    seen(
+        "choose",
+        page.get_by_label("Tekanan darah"),
+        page.get_by_label("Gula darah"),
+        page.get_by_label("Ya, saya puasa"),
+        page.get_by_label("Tidak puasa"),
+        button("Lanjut"),
+        button("Selesai"),
+    )
+    page.get_by_label("Tekanan darah").check()
+    page.get_by_label("Gula darah").check()
+    page.get_by_label("Tidak puasa").check()
+    button("Lanjut").click()
+    page.wait_for_url("**/petunjuk")
+    seen("instructions", button("Siap, mulai ukur"), button("Selesai"))
+    button("Siap, mulai ukur").click()
+    page.wait_for_url("**/ukur")
+    seen("measuring", button("Batal"), button("Selesai"))
+    server.rig.clock.advance(40)
+    server.deliver("bp", bp_reading(server.rig.clock.now, 187, 112, 96))
+    page.wait_for_url("**/hasil", timeout=5000)
+    seen("result-bp", page.get_by_role("link", name="Lanjut: gula darah"), button("Selesai"))
+    page.get_by_role("link", name="Lanjut: gula darah").click()
+    page.wait_for_url("**/petunjuk")
+    button("Siap, mulai ukur").click()
+    page.wait_for_url("**/ukur")
+    server.rig.clock.advance(40)
+    server.deliver("glucose", glucose_reading(server.rig.clock.now, 320, seq=40))
+    page.wait_for_url("**/hasil", timeout=5000)
+    body = page.inner_text("main")
+    assert "187/112 mmHg" in body and "320 mg/dL" in body
+    seen("result-both", button("Selesai"))
+    return fonts
+
+
+def test_every_resident_page_fits_800x480_and_scales_at_1280x800(browser: Browser) -> None:
+    sizes: dict[str, dict[str, float]] = {}
+    for label, view in (("800x480", KIOSK_VIEW), ("1280x800", WIDE_VIEW)):
+        with serve() as server:
+            context = browser.new_context(viewport=view)
+            sizes[label] = walk_resident_pages(context.new_page(), server, f"layout-{label}")
+            context.close()
+    small, wide = sizes["800x480"], sizes["1280x800"]
+    for name in ("welcome", "consent", "choose", "measuring", "result-both"):
+        # Text grows with the screen, and the column uses most of the width.
+        assert wide[name] >= small[name] * 1.25, (name, small[name], wide[name])
+        assert wide[f"{name}-main-width"] >= 0.8 * WIDE_VIEW["width"], (name, wide)
+        assert small[name] >= 16, (name, small)
