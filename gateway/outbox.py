@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.errors import OutboxClosedError, OutboxError, OutboxFullError
+from gateway.errors import (
+    OutboxClosedError,
+    OutboxError,
+    OutboxFullError,
+    OutboxStorageFullError,
+)
 from gateway.outbox_store import (
     Counts,
     Fresh,
@@ -212,6 +217,8 @@ class Outbox:
                     if mark.future.done():
                         continue
                     if isinstance(marked, OutboxError):
+                        if isinstance(marked, OutboxStorageFullError):
+                            self.alarms.storage = str(marked)
                         mark.future.set_exception(marked)
                     else:
                         mark.future.set_result(marked[index])
@@ -305,27 +312,44 @@ class Outbox:
 
     async def mark_refused(self, seq: int, error: str, retry_in_s: float) -> None:
         self._forget((seq,))
-        await self._db(self.store.mark_refused, seq, error, retry_in_s)
+        await self._write(self.store.mark_refused, seq, error, retry_in_s)
 
     async def defer(self, seqs: Sequence[int], retry_in_s: float) -> None:
         self._forget(seqs)
-        await self._db(self.store.defer, seqs, retry_in_s)
+        await self._write(self.store.defer, seqs, retry_in_s)
+
+    async def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """A state change; a full disk raises the storage alarm (an operator must see it)."""
+        try:
+            return await self._db(fn, *args)
+        except OutboxStorageFullError as exc:
+            self.alarms.storage = str(exc)
+            raise
+
+    async def probe_storage(self) -> bool:
+        """Try a reading-sized write; clears the storage alarm when it fits again."""
+        try:
+            await self._write(self.store.probe_storage)
+        except OutboxStorageFullError:
+            return False
+        self.alarms.storage = None
+        return True
 
     async def mark_confirmed(self, ids: Sequence[str]) -> tuple[int, int]:
         self._forget(ids=ids)
-        result = await self._db(self.store.mark_confirmed, ids)
+        result = await self._write(self.store.mark_confirmed, ids)
         if self.store.unconfirmed < self.store.max_readings:
             self.alarms.full = False
         return result
 
     async def requeue_unconfirmed(self, older_than_s: float) -> int:
-        changed = await self._db(self.store.requeue_unconfirmed, older_than_s)
+        changed = await self._write(self.store.requeue_unconfirmed, older_than_s)
         self._requeued(changed)
         return changed
 
     async def requeue_published_before(self, cutoff: float) -> int:
         """Published before `cutoff` (the outbox clock) and unconfirmed: send again."""
-        changed = await self._db(self.store.requeue_published_before, cutoff)
+        changed = await self._write(self.store.requeue_published_before, cutoff)
         self._requeued(changed)
         return changed
 
@@ -337,7 +361,7 @@ class Outbox:
             self.new_pending.set()
 
     async def purge_confirmed(self, older_than_s: float) -> int:
-        return await self._db(self.store.purge_confirmed, older_than_s)
+        return await self._write(self.store.purge_confirmed, older_than_s)
 
     async def counts(self) -> Counts:
         return await self._db(self.store.counts)

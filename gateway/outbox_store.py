@@ -37,7 +37,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.pool import StaticPool
 
 from gateway.errors import (
@@ -342,17 +342,27 @@ class OutboxStore:
             try:
                 result = work(conn)
                 conn.commit()
+            except BaseException:
+                # Roll back before anything else runs on the connection: a failed commit
+                # (disk full) leaves it unusable until then, and the pragma below raised
+                # PendingRollbackError over the real error, which escaped as a crash.
+                self._rollback(conn)
+                raise
             finally:
                 if relax:
                     conn.exec_driver_sql(f"PRAGMA synchronous={self._synchronous}")
                     conn.commit()
-        except (DBAPIError, sqlite3.Error) as exc:
-            try:
-                conn.rollback()
-            except (DBAPIError, sqlite3.Error):
-                _LOGGER.debug("rollback after a failed transaction also failed", exc_info=True)
+        except (DBAPIError, sqlite3.Error, InvalidRequestError) as exc:
+            self._rollback(conn)
             raise _map_error(exc, self.path) from exc
         return result
+
+    @staticmethod
+    def _rollback(conn: Connection) -> None:
+        try:
+            conn.rollback()
+        except (DBAPIError, sqlite3.Error, InvalidRequestError):
+            _LOGGER.debug("rollback after a failed transaction also failed", exc_info=True)
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -554,6 +564,25 @@ class OutboxStore:
         stmt = sa.text("UPDATE outbox SET state = 0 WHERE state = 1 AND published_at < :cutoff")
         changed: int = self._run(lambda conn: conn.execute(stmt, {"cutoff": cutoff}).rowcount)
         return changed
+
+    def probe_storage(self) -> None:
+        """Raise OutboxStorageFullError (or another OutboxError) unless a write fits now.
+
+        Writes and deletes a reading-sized row in one synced transaction: it needs a page
+        allocated (the size cap) and WAL frames written (the disk), as a new reading does.
+        """
+        stmt = sa.text(
+            "INSERT INTO device_cursor (device_id, name, value, updated_at) "
+            "VALUES ('-probe-', '-probe-', :value, 0)"
+        )
+        drop = sa.text("DELETE FROM device_cursor WHERE device_id = '-probe-'")
+
+        def work(conn: Connection) -> None:
+            conn.execute(drop)
+            conn.execute(stmt, {"value": "x" * 8192})
+            conn.execute(drop)
+
+        self._run(work)
 
     def requeue_published_before(self, cutoff: float) -> int:
         """Back to PENDING: published before `cutoff` (this store's clock) and not confirmed."""

@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 
 from gateway import __version__
 from gateway.backoff import Backoff
-from gateway.errors import GatewayError, PayloadError, PublishError
+from gateway.errors import GatewayError, OutboxError, PayloadError, PublishError
 from gateway.mqtt import BrokerSettings, MqttConnection
 from gateway.outbox import Outbox
 
@@ -134,6 +134,7 @@ class Publisher:
         clock: Callable[[], float] = time.time,
         receipt_timeout_s: float = 15.0,
         resend_after_s: float = 600.0,
+        storage_retry_s: float = 2.0,
     ) -> None:
         self.outbox = outbox
         self.settings = settings
@@ -146,6 +147,7 @@ class Publisher:
         self.status_extra = status_extra or dict
         self.clock = clock
         self.receipt_timeout_s = receipt_timeout_s
+        self.storage_retry_s = storage_retry_s
         self.resend_after_s = resend_after_s
         self.state = PublisherState(broker=settings.url)
         self.status_changed = asyncio.Event()
@@ -162,6 +164,10 @@ class Publisher:
                 await self._run_session()
             except (PublishError, OSError) as exc:
                 self._error(f"broker {self.settings.url}: {exc}")
+            except OutboxError as exc:
+                # E.g. the outbox cannot be read: never let it end the gateway (its TaskGroup).
+                # Start a new session after the backoff; readings stay safe in the outbox.
+                self._error(f"outbox: {exc}")
             finally:
                 self.state.connected = False
             delay = self.backoff.next_delay()
@@ -320,26 +326,38 @@ class Publisher:
             acked, session.acked = session.acked, []
             refused, session.refused = session.refused, []
             unheard, session.unheard = session.unheard, []
-            session.settling.update(acked)
-            session.settling.update(unheard)
-            session.settling.update(seq for seq, _ in refused)
+            settling = [*acked, *unheard, *(seq for seq, _ in refused)]
+            session.settling.update(settling)
             try:
                 if unheard:
                     await self.outbox.defer(unheard, self.no_subscriber_retry_s)
                     self.state.unheard_total += len(unheard)
                     self._warn_unheard()
+                    unheard = []
                 if acked:
                     await self.outbox.mark_published(acked)
                     self.state.published_total += len(acked)
                     self.state.last_publish_at = self.clock()
-                for seq, error in refused:
+                    acked = []
+                while refused:
+                    seq, error = refused[0]
                     await self.outbox.mark_refused(seq, error, self.error_retry_s)
+                    refused.pop(0)
                     self.state.refused_total += 1
                     self._error(f"{error} (topic {self._topic}; check the broker ACL)")
+            except OutboxError as exc:
+                # The disk (or the size cap) is full, or the database failed: keep what is
+                # not recorded yet in memory and try again soon, and go on delivering what
+                # we can. PUBACKed readings put back stay out of the pump (session.acked),
+                # so they are not published twice meanwhile. The outbox raised its alarm.
+                session.acked[:0] = acked
+                session.unheard[:0] = unheard
+                session.refused[:0] = refused
+                self._error(f"readings delivered but not recorded: {exc}")
+                await asyncio.sleep(self.storage_retry_s)
+                session.ack_ready.set()
             finally:
-                session.settling.difference_update(unheard)
-                session.settling.difference_update(acked)
-                session.settling.difference_update(seq for seq, _ in refused)
+                session.settling.difference_update(settling)
 
     # --- receipts -----------------------------------------------------------------------------
 
@@ -369,7 +387,16 @@ class Publisher:
             session.receipt_ready.clear()
             batch, session.receipts = session.receipts, []
             ids = [i for ids, _mid in batch for i in ids]
-            confirmed, unknown = await self.outbox.mark_confirmed(ids)
+            try:
+                confirmed, unknown = await self.outbox.mark_confirmed(ids)
+            except OutboxError as exc:
+                # Not recorded: keep the receipts unacknowledged and try again soon (if we
+                # die meanwhile the broker sends them again).
+                session.receipts[:0] = batch
+                self._error(f"receipts not recorded: {exc}")
+                await asyncio.sleep(self.storage_retry_s)
+                session.receipt_ready.set()
+                continue
             session.last_receipt_at = self.outbox.clock()
             self.state.confirmed_total += confirmed
             if unknown:
@@ -408,18 +435,22 @@ class Publisher:
             if session.last_receipt_at > quiet_from:
                 quiet_from = session.last_receipt_at
                 gap = timeout
-            if not after_connect_done and now - connected_at >= timeout:
-                after_connect_done = True
-                self._resent(
-                    await self.outbox.requeue_published_before(connected_at),
-                    "were published before this connection and not confirmed since",
-                )
-            if now - quiet_from >= gap:
-                resent = await self.outbox.requeue_published_before(now - timeout)
-                self._resent(resent, f"got no receipt for {now - quiet_from:.0f} s")
-                quiet_from = now
-                if resent:
-                    gap = min(gap * 2, self.resend_after_s)
+            try:
+                if not after_connect_done and now - connected_at >= timeout:
+                    self._resent(
+                        await self.outbox.requeue_published_before(connected_at),
+                        "were published before this connection and not confirmed since",
+                    )
+                    after_connect_done = True
+                if now - quiet_from >= gap:
+                    resent = await self.outbox.requeue_published_before(now - timeout)
+                    self._resent(resent, f"got no receipt for {now - quiet_from:.0f} s")
+                    quiet_from = now
+                    if resent:
+                        gap = min(gap * 2, self.resend_after_s)
+            except OutboxError as exc:
+                # A full disk: try again on the next tick; the storage alarm is up.
+                self._error(f"readings not requeued: {exc}")
 
     def _resent(self, count: int, why: str) -> None:
         if count:

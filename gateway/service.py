@@ -21,6 +21,7 @@ from gateway import __version__
 from gateway.backoff import Backoff
 from gateway.config import Config
 from gateway.devices import DeviceStatus, RunnerFactory
+from gateway.errors import OutboxError
 from gateway.events import EventBus
 from gateway.mqtt import BrokerSettings
 from gateway.outbox import Outbox
@@ -33,6 +34,31 @@ from gateway.supervisor import DeviceSupervisor
 _LOGGER = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
+# The status file is padded to whole blocks with room to spare (trailing spaces are valid
+# JSON), so that when the disk is full a new status can still overwrite it in place.
+STATUS_FILE_BLOCK = 4096
+
+
+def write_status_text(path: Path, text: str) -> None:
+    """Replace the status file atomically; on a full disk, overwrite its blocks in place."""
+    data = text.encode()
+    size = (len(data) // STATUS_FILE_BLOCK + 2) * STATUS_FILE_BLOCK
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_bytes(data.ljust(size))
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        # Overwriting blocks the file already has needs no new space (tmpfs, ext4). Not
+        # atomic: a reader may catch it half-written, once, instead of a stale file for ever.
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            if len(data) > os.fstat(fd).st_size:
+                raise
+            os.pwrite(fd, data.ljust(os.fstat(fd).st_size), 0)
+        finally:
+            os.close(fd)
 
 
 def broker_settings(config: Config) -> BrokerSettings:
@@ -109,6 +135,7 @@ class Gateway:
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._last_counts: dict[str, Any] = {}
+        self.status_file_error: str | None = None
 
     # --- status -------------------------------------------------------------------------------
 
@@ -117,7 +144,8 @@ class Gateway:
         return {
             "site_id": self.config.gateway.site_id or None,
             "outbox": self._last_counts,
-            "alarms": self.outbox.alarms.as_list(),
+            "alarms": self.outbox.alarms.as_list()
+            + ([f"status_file: {self.status_file_error}"] if self.status_file_error else []),
             "devices": [d.as_dict() for d in self.devices.values()],
         }
 
@@ -146,34 +174,49 @@ class Gateway:
             "publisher": self.publisher.state.as_dict(),
             **self.status_snapshot(),
         }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(body, indent=1))
-        tmp.replace(path)
+        write_status_text(path, json.dumps(body, indent=1))
 
     # --- tasks --------------------------------------------------------------------------------
 
     async def _maintenance(self) -> None:
         o = self.config.outbox
         while True:
-            requeued = await self.outbox.requeue_unconfirmed(o.resend_after_s)
-            if requeued:
-                _LOGGER.warning(
-                    "%d readings were published but not confirmed within %.0f s: sending again",
-                    requeued,
-                    o.resend_after_s,
-                )
-            purged = await self.outbox.purge_confirmed(o.retention_hours * 3600)
-            if purged:
-                _LOGGER.info("purged %d confirmed readings past retention", purged)
+            try:
+                if self.outbox.alarms.storage and await self.outbox.probe_storage():
+                    _LOGGER.warning("outbox storage has room again")
+                requeued = await self.outbox.requeue_unconfirmed(o.resend_after_s)
+                if requeued:
+                    _LOGGER.warning(
+                        "%d readings were published but not confirmed within %.0f s: "
+                        "sending again",
+                        requeued,
+                        o.resend_after_s,
+                    )
+                purged = await self.outbox.purge_confirmed(o.retention_hours * 3600)
+                if purged:
+                    _LOGGER.info("purged %d confirmed readings past retention", purged)
+            except OutboxError as exc:
+                # A full disk must not end the gateway: the alarm is up, try again later.
+                _LOGGER.warning("outbox maintenance skipped: %s", exc)
             await asyncio.sleep(self._maintenance_interval_s)
 
     async def _status_files(self) -> None:
         alarms: list[str] = []
         while True:
-            await self.refresh_counts()
-            self.write_status_file()
-            if self.outbox.alarms.as_list() != alarms:
-                alarms = self.outbox.alarms.as_list()
+            try:
+                await self.refresh_counts()
+            except OutboxError as exc:
+                _LOGGER.debug("outbox counts not refreshed: %s", exc)  # the last ones stay
+            try:
+                self.write_status_file()
+                self.status_file_error = None
+            except OSError as exc:
+                # ENOSPC on a full state disk: say it on the retained status topic instead.
+                if self.status_file_error is None:
+                    _LOGGER.error("status file not written: %s", exc)
+                self.status_file_error = exc.strerror or type(exc).__name__
+            if self.status_snapshot()["alarms"] != alarms:
+                alarms = self.status_snapshot()["alarms"]
                 self.publisher.status_changed.set()
             await asyncio.sleep(self._status_file_interval_s)
 
