@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +64,8 @@ class Planned:
     pulse: float = 70.0
     glucose_mgdl: float = 0.0
     after_s: float = 0.0  # how long the resident takes before the meter stores the result
+    taken_ago_s: float = 0.0  # the meter's time stamp this long before it stores it (a late
+    # transfer: measured earlier, reaching the gateway only now)
 
 
 class Resident:
@@ -86,20 +88,22 @@ class Resident:
             return  # nobody uses the meter: the kiosk times out
         if planned.after_s:
             # Called on the gateway's loop (from the kiosk's request handler).
-            asyncio.get_running_loop().call_later(planned.after_s, self._store, kind, planned)
+            asyncio.get_running_loop().call_later(planned.after_s, self.store, kind, planned)
         else:
-            self._store(kind, planned)
+            self.store(kind, planned)
 
-    def _store(self, kind: str, planned: Planned) -> None:
+    def store(self, kind: str, planned: Planned) -> None:
+        """A new record in the meter's memory (call on the gateway's loop)."""
+        ago = timedelta(seconds=planned.taken_ago_s)
         for peripheral in self.air.peripherals:
             if kind == Kind.BLOOD_PRESSURE.value and isinstance(peripheral, BpMonitor):
-                taken = peripheral.clock.local_now().replace(microsecond=0)
+                taken = (peripheral.clock.local_now() - ago).replace(microsecond=0)
                 peripheral.records.append(
                     BpRecord(planned.systolic, planned.diastolic, planned.pulse, taken)
                 )
                 return
             if kind == Kind.GLUCOSE.value and isinstance(peripheral, GlucoseMeter):
-                taken = peripheral.clock.local_now().replace(microsecond=0)
+                taken = (peripheral.clock.local_now() - ago).replace(microsecond=0)
                 sequence = max((r.sequence for r in peripheral.records), default=0) + 1
                 peripheral.records.append(glucose_record(sequence, taken, planned.glucose_mgdl))
                 return
@@ -379,6 +383,14 @@ class HttpResident:
 
     def status(self) -> str:
         return str(self.client.get("/ukur/status").json()["state"])
+
+    def wait_asked_again(self, timeout: float = 15.0) -> None:
+        """Until the measuring screen asks the resident to measure once more."""
+        deadline = time.monotonic() + timeout
+        while not self.client.get("/ukur/status").json().get("again"):
+            if time.monotonic() > deadline:
+                raise AssertionError("the kiosk never asked to measure again")
+            time.sleep(0.05)
 
     def wait_result(self, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
