@@ -114,6 +114,8 @@ def _build_app(gateway: Gateway) -> Any:
         sync_state=lambda: dict(gateway.status_snapshot()["outbox"]),
         device_status=lambda: [d.as_dict() for d in gateway.devices.values()],
         request_measurement=gateway.measurement_hook,
+        # Read-only, on the outbox's DB thread: the kader pages' stored/sent/confirmed.
+        reading_states=gateway.outbox.states,
         start_pairing=start_pairing,
     )
     return create_app(deps)

@@ -6,7 +6,7 @@ sync and device status, pairing) arrives here, so tests and the gateway build it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,3 +61,7 @@ class KioskDeps:
     start_pairing: Callable[[], str] | None = None  # returns a message for the operator
     on_settings_changed: Callable[[KioskSettings], None] | None = None  # persist admin edits
     clock: Callable[[], datetime] = utc_now  # aware UTC; injected so tests control time
+    # Where each reading is on its way (kader pages): reading id -> "pending" (stored on the
+    # kit), "published" (the broker acknowledged it) or "confirmed" (central stored it); ids
+    # the outbox does not hold are left out. The gateway passes `Outbox.states`.
+    reading_states: Callable[[Sequence[str]], Awaitable[Mapping[str, str]]] | None = None

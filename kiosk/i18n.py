@@ -233,6 +233,26 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "wait_minutes": {"id": "{n} menit", "en": "{n} minutes"},
     "wait_second": {"id": "1 detik", "en": "1 second"},
     "wait_seconds": {"id": "{n} detik", "en": "{n} seconds"},
+    # kader pages: where each reading is on its way to central (issue 10 item 4)
+    "sync_mine_title": {"id": "Bacaan Anda hari ini", "en": "Your readings today"},
+    "reading_pending": {"id": "Tersimpan di kit", "en": "Stored on the kit"},
+    "reading_published": {"id": "Terkirim, menunggu pusat", "en": "Sent, awaiting central"},
+    "reading_confirmed": {"id": "Diterima pusat", "en": "Confirmed by central"},
+    "reading_unknown": {"id": "Status belum diketahui", "en": "Status not known yet"},
+    "reading_unavailable": {
+        "id": "Status pengiriman tidak tersedia",
+        "en": "Sync status unavailable",
+    },
+    "sync_waiting_help": {
+        "id": "Bacaan yang belum diterima pusat tetap tersimpan aman di kit dan dikirim lagi "
+        "otomatis.",
+        "en": "Readings central has not confirmed stay safe on the kit and are sent again "
+        "automatically.",
+    },
+    "sync_kit": {
+        "id": "Seluruh kit: {n} bacaan belum diterima pusat.",
+        "en": "Whole kit: {n} readings not yet confirmed by central.",
+    },
     "kader_home_title": {"id": "Posbindu hari ini", "en": "Today's screening"},
     "kader_signed_in": {"id": "Kader: {kader}", "en": "Kader: {kader}"},
     "sync_title": {"id": "Pengiriman data", "en": "Data sync"},

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS result (
     band TEXT,
     urgent INTEGER NOT NULL,
     measured_at TEXT NOT NULL,
+    kader TEXT,
     PRIMARY KEY (entry_id, reading_id)
 );
 """
@@ -62,6 +63,7 @@ class ResultRow:
     band: str | None
     urgent: bool
     measured_at: datetime
+    kader: str | None = None  # who measured it; None on rows written before it was kept
 
 
 class Roster:
@@ -70,6 +72,9 @@ class Roster:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(result)")}
+        if "kader" not in columns:  # a kit's roster file from before the column existed
+            self._db.execute("ALTER TABLE result ADD COLUMN kader TEXT")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -134,22 +139,27 @@ class Roster:
         band: str | None,
         urgent: bool,
         measured_at: datetime,
+        kader: str | None = None,
     ) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO result VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, reading_id, kind, summary, band, int(urgent), measured_at.isoformat()),
-            )
+                "INSERT OR IGNORE INTO result (entry_id, reading_id, kind, summary, band, urgent,"
+                " measured_at, kader) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry_id, reading_id, kind, summary, band, int(urgent),
+                    measured_at.isoformat(), kader,
+                ),
+            )  # fmt: skip
 
     def results(self, entry_id: str) -> list[ResultRow]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT reading_id, kind, summary, band, urgent, measured_at FROM result "
+                "SELECT reading_id, kind, summary, band, urgent, measured_at, kader FROM result "
                 "WHERE entry_id = ? ORDER BY measured_at",
                 (entry_id,),
             ).fetchall()
         return [
-            ResultRow(r[0], r[1], r[2], r[3], bool(r[4]), datetime.fromisoformat(r[5]))
+            ResultRow(r[0], r[1], r[2], r[3], bool(r[4]), datetime.fromisoformat(r[5]), r[6])
             for r in rows
         ]
 

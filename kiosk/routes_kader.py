@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +24,7 @@ from kiosk.i18n import text
 from kiosk.identify import IdentifyError, identify_resident
 from kiosk.measure import Measurement, StartError, State
 from kiosk.results import assess, build_view, qr_svg, qr_text
-from kiosk.roster import Entry
+from kiosk.roster import Entry, ResultRow
 from kiosk.routes_resident import status_reply
 from kiosk.security import hash_secret, tokens_match, verify_secret
 from kiosk.sessions import Login
@@ -92,11 +94,15 @@ def router(k: Kiosk) -> APIRouter:
         day = k.today().isoformat()
         for entry_id in k.roster.purge_before(day):
             k.board.forget(entry_id)
+        day_list = k.roster.day_list(day)
+        states = await reading_states(k, [r.reading_id for _e, rows in day_list for r in rows])
+        listed = [(entry, [sync_row(k, r, states) for r in rows]) for entry, rows in day_list]
         return page(
             request,
             login,
             "kader_home.html",
-            day_list=k.roster.day_list(day),
+            day_list=listed,
+            mine=own_counts(login.user, day_list, states),
             sync=sync_counts(k),
         )
 
@@ -152,6 +158,7 @@ def router(k: Kiosk) -> APIRouter:
         views = [
             build_view(m, k.thresholds, k.settings, login.lang) for m in k.board.results(entry.id)
         ]
+        earlier = k.roster.results(entry.id)
         devices = k.devices()
         # The resident takes the same referral and QR home as from the kiosk screen.
         qr = qr_svg(qr_text(views, k.settings, login.lang)) if views else None
@@ -162,7 +169,8 @@ def router(k: Kiosk) -> APIRouter:
             entry=entry,
             views=views,
             qr=qr,
-            earlier=k.roster.results(entry.id),
+            earlier=earlier,
+            sync_rows=await sync_rows(k, earlier),
             has_bp=bool(devices[Kind.BLOOD_PRESSURE]),
             has_glucose=bool(devices[Kind.GLUCOSE]),
         )
@@ -191,10 +199,10 @@ def router(k: Kiosk) -> APIRouter:
             session_id=entry.id,
             performer=f"kader:{login.user}",
         )
-        lang = login.lang
+        lang, kader = login.lang, login.user
 
         def done(measurement: Measurement) -> None:
-            record_result(k, entry.id, measurement, lang)
+            record_result(k, entry.id, measurement, lang, kader)
 
         if login.active_entry not in (None, entry.id):
             # One measurement per kader at a time: moving on to the next resident releases
@@ -258,7 +266,9 @@ def router(k: Kiosk) -> APIRouter:
     return r
 
 
-def record_result(k: Kiosk, entry_id: str, measurement: Measurement, lang: str) -> None:
+def record_result(
+    k: Kiosk, entry_id: str, measurement: Measurement, lang: str, kader: str | None = None
+) -> None:
     reading = measurement.reading
     if reading is None:
         return
@@ -272,7 +282,74 @@ def record_result(k: Kiosk, entry_id: str, measurement: Measurement, lang: str) 
         band=found.band.key if found.band else None,
         urgent=found.urgent,
         measured_at=reading.measured_at,
+        kader=kader,
     )
+
+
+# --- where each reading is on its way to central (issue 10 item 4) -------------------------
+# The outbox's state names, in the order a reading moves through them.
+STATES = ("pending", "published", "confirmed")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRow:
+    """One reading as a kader's page lists it: when, what, and how far it has got."""
+
+    time: str  # HH:MM in the site's zone
+    summary: str
+    urgent: bool
+    state: str  # one of STATES, "unknown" (the outbox does not hold it) or "unavailable"
+
+
+async def reading_states(k: Kiosk, ids: list[str]) -> dict[str, str] | None:
+    """Each reading's outbox state, in one query; None when the kit cannot say."""
+    fetch = k.deps.reading_states
+    if fetch is None:
+        return None
+    if not ids:
+        return {}
+    try:
+        return dict(await fetch(ids))
+    except Exception:  # a page must never fail because the outbox did
+        _LOGGER.exception("reading_states() failed")
+        return None
+
+
+def state_of(states: dict[str, str] | None, reading_id: str) -> str:
+    if states is None:
+        return "unavailable"
+    state = states.get(reading_id)
+    # Not held: not stored yet, or purged after the retention window. Never claim "sent".
+    return state if state in STATES else "unknown"
+
+
+def sync_row(k: Kiosk, row: ResultRow, states: dict[str, str] | None) -> SyncRow:
+    local = row.measured_at.astimezone(ZoneInfo(k.settings.timezone))
+    state = state_of(states, row.reading_id)
+    return SyncRow(local.strftime("%H:%M"), row.summary, row.urgent, state)
+
+
+async def sync_rows(k: Kiosk, rows: list[ResultRow]) -> list[SyncRow]:
+    states = await reading_states(k, [r.reading_id for r in rows])
+    return [sync_row(k, r, states) for r in rows]
+
+
+def own_counts(
+    kader: str, day_list: list[tuple[Entry, list[ResultRow]]], states: dict[str, str] | None
+) -> dict[str, int] | None:
+    """How many of this kader's readings today are in each state (None: cannot say).
+
+    A reading is the kader's who measured it; rows written before that was kept count for
+    the kader who registered the resident.
+    """
+    if states is None:
+        return None
+    counts = dict.fromkeys((*STATES, "unknown"), 0)
+    for entry, rows in day_list:
+        for row in rows:
+            if (row.kader or entry.kader) == kader:
+                counts[state_of(states, row.reading_id)] += 1
+    return counts
 
 
 # Longest wait a login link can ask to be shown (the lockout itself is the limiter's).

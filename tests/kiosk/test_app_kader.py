@@ -63,7 +63,9 @@ async def test_register_measure_and_day_list() -> None:
     rig = make_rig()
     async with running(rig) as client:
         home = await login(client)
-        assert "Belum terkirim: 2" in home.text and "Diterima pusat: 40" in home.text
+        # The kit's own backlog, and none of it this kader's (issue 10 item 4).
+        assert "Seluruh kit: 2 bacaan belum diterima pusat" in home.text
+        assert "Tersimpan di kit: 0" not in home.text  # no outbox states injected: unknown
         page = await register(client, home, NIK_MAN, "1985")
         assert page.url.path.startswith("/kader/warga/")
         entry_url = page.url.path
@@ -88,7 +90,7 @@ async def test_register_measure_and_day_list() -> None:
         home = await follow(client, await client.get("/kader"))
     assert bound.subject is not None and bound.subject.performer == "kader:kader01"
     assert glucose.values.meal == "casual"  # type: ignore[union-attr]
-    assert "Belum terkirim: 4" in home.text
+    assert "Seluruh kit: 4 bacaan belum diterima pusat" in home.text
     assert "⚠ Tekanan darah: 182/95 mmHg, 72 /menit — Hipertensi derajat 3" in home.text
     assert "Gula darah sewaktu: 150 mg/dL — Perlu perhatian" in home.text
 
