@@ -2,17 +2,24 @@
 
 A transfer is: the meter bids with ENQ, the host ACKs, the meter sends frames
 `STX FN text (ETB|ETX) C1 C2 CR LF` and the host ACKs (or NAKs to get a resend) each one; EOT
-ends the transfer. FN cycles through ASCII '0'..'7' and starts at '1' after the bid. A record
-longer than one frame travels in intermediate (ETB) frames followed by a final (ETX) frame;
-the record's own CR terminator sits in the final frame's text, just before ETX.
+ends the transfer. FN cycles through ASCII '0'..'7' and starts at '1' after the bid.
+
+Records and frames are two different things. A record ends at its own CR, which travels inside
+the frame text. ETB only says "more frames follow", ETX "this was the last frame of the
+message". A real Contour sends each record (with its CR) in its own frame closed by ETB, and
+closes only the last frame of the whole transfer (the L record) with ETX; a record longer than
+one frame continues in the next frame's text until its CR. The receiver therefore cuts records
+at CR, never at ETB/ETX. The last frame of a message may end without a CR: ETX still ends
+that record.
 
 The checksum is the sum of every byte from FN through ETB/ETX inclusive, mod 256, sent as two
 uppercase hex characters. A frame that repeats the number of the last accepted frame is a
 retransmission (our ACK was lost): it is acknowledged again and its content ignored.
 
 `AstmReceiver` is the host side: feed it bytes, it returns events, and `reply_for(event)` says
-which control byte the host owes the meter. The meter side (simulators) uses `encode_frame`,
-`frames_for_record` and the same constants.
+which control byte the host owes the meter. `encode_frame` is the codec's encode side for
+single frames; how a meter lays a transfer out in frames is the simulator's business
+(`simulators.serial.contour`), pinned against frames captured from real meters.
 """
 
 from __future__ import annotations
@@ -42,8 +49,8 @@ _FIRST_FN = 1
 @dataclass(frozen=True, slots=True)
 class Frame:
     number: int  # 0..7
-    text: bytes  # between FN and ETB/ETX (the final frame's text ends with the record's CR)
-    final: bool  # ETX (True) or ETB (False)
+    text: bytes  # between FN and ETB/ETX; a record's CR is part of the text
+    final: bool  # ETX (True: the message ends here) or ETB (False: more frames follow)
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -55,16 +62,6 @@ def encode_frame(frame: Frame) -> bytes:
         raise UsageError("frame text must not contain link control bytes")
     body = bytes([0x30 + frame.number]) + frame.text + bytes([ETX if frame.final else ETB])
     return bytes([STX]) + body + astm_checksum_text(body) + bytes([CR, LF])
-
-
-def frames_for_record(record: bytes, first_number: int) -> list[Frame]:
-    """Split one record (without its CR) into frames numbered from `first_number`."""
-    text = record + bytes([CR])
-    chunks = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
-    return [
-        Frame(number=(first_number + i) % 8, text=chunk, final=i == len(chunks) - 1)
-        for i, chunk in enumerate(chunks)
-    ]
 
 
 _CONTROL = frozenset({STX, ETX, EOT, ENQ, ACK, NAK, ETB, LF})
@@ -119,7 +116,9 @@ class EndOfTransmission:
 @dataclass(frozen=True, slots=True)
 class FrameAccepted:
     frame: Frame
-    record: bytes | None  # the whole record (CR stripped) when this frame completes it
+    # Every record this frame completes, CR stripped, in order: usually one, none for a frame
+    # that only carries the start or middle of a long record.
+    records: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +161,7 @@ class AstmReceiver:
         self._buffer = bytearray()
         self._expected = _FIRST_FN
         self._last: int | None = None
-        self._partial = bytearray()  # text of intermediate frames of the current record
+        self._partial = bytearray()  # text of the current record not yet ended by its CR
         self._consumed = 0  # stream offset of the first byte still in the buffer
 
     def feed(self, data: bytes) -> list[LinkEvent]:
@@ -245,13 +244,19 @@ class AstmReceiver:
         self._last = frame.number
         self._expected = (frame.number + 1) % 8
         self._partial += frame.text
-        if not frame.final:
-            return FrameAccepted(frame, None)
-        record = bytes(self._partial)
-        self._partial.clear()
-        if record.endswith(b"\r"):
-            record = record[:-1]
-        return FrameAccepted(frame, record)
+        return FrameAccepted(frame, self._complete_records(final=frame.final))
+
+    def _complete_records(self, *, final: bool) -> tuple[bytes, ...]:
+        records: list[bytes] = []
+        while (cut := self._partial.find(CR)) >= 0:
+            if cut:  # an empty line between records carries nothing
+                records.append(bytes(self._partial[:cut]))
+            del self._partial[: cut + 1]
+        if final and self._partial:
+            # ETX ends the message, so it ends the record too, CR or not.
+            records.append(bytes(self._partial))
+            self._partial.clear()
+        return tuple(records)
 
 
 def _find_terminator(buf: bytearray) -> int | None:

@@ -57,6 +57,7 @@ class HeaderRecord:
     record_count: int | None
     spec_version: str
     meter_time: datetime | None  # the meter's clock when it sent the header (naive, local)
+    processing_id: str = ""  # E1394 field 12: "P" (production) on Contour USB, often empty
 
     @property
     def unit(self) -> str | None:
@@ -190,7 +191,8 @@ def decode_record(text: bytes, delimiters: Delimiters = STANDARD) -> Record:
     if kind == "C":
         return CommentRecord(seq, rest)
     if kind == "L":
-        return TerminatorRecord(seq, fields[2] if len(fields) > 2 else "")
+        # Contour meters send `L|1||N` (the code one field later than E1394's `L|1|N`).
+        return TerminatorRecord(seq, next((f for f in fields[2:4] if f), ""))
     if kind == "R":
         return _decode_result(text, fields, seq, delimiters)
     raise DecodeError(f"unknown record type {kind!r}", text, 0)
@@ -232,6 +234,7 @@ def _decode_header(text: bytes, line: str) -> HeaderRecord:
         record_count=int(count_text) if count_text else None,
         spec_version=fields[12],
         meter_time=parse_time(time_text, text, 0) if time_text else None,
+        processing_id=fields[11],
     )
 
 
@@ -281,7 +284,7 @@ def encode_record(record: Record, delimiters: Delimiters = STANDARD) -> bytes:
             "",
             "",
             "",
-            "",
+            record.processing_id,
             record.spec_version,
             format_time(record.meter_time) if record.meter_time else "",
         ]
@@ -301,7 +304,7 @@ def encode_record(record: Record, delimiters: Delimiters = STANDARD) -> bytes:
         ]
         return f.join(parts).encode("ascii")
     if isinstance(record, TerminatorRecord):
-        return f.join(["L", str(record.sequence), record.code]).encode("ascii")
+        return f.join(["L", str(record.sequence), "", record.code]).encode("ascii")
     if isinstance(record, PatientRecord | OrderRecord | CommentRecord):
         letter = {PatientRecord: "P", OrderRecord: "O", CommentRecord: "C"}[type(record)]
         return f.join([letter, str(record.sequence), *record.fields]).encode("ascii")
@@ -323,6 +326,7 @@ def record_as_dict(record: Record) -> dict[str, object]:
             "settings": dict(record.settings),
             "record_count": record.record_count,
             "spec_version": record.spec_version,
+            "processing_id": record.processing_id,
             "meter_time": record.meter_time.isoformat() if record.meter_time else None,
         }
     if isinstance(record, ResultRecord):
@@ -369,14 +373,15 @@ def decode_stream(data: bytes) -> list[dict[str, object]]:
             if set(event.data) <= _HOST_BYTES:
                 continue
             raise DecodeError("bytes outside any frame", event.data, offset)
-        if isinstance(event, astm.FrameAccepted) and event.record is not None:
-            try:
-                if event.record[:1] == b"H":
-                    delimiters = delimiters_from_header(event.record)
-                record = decode_record(event.record, delimiters)
-            except DecodeError as exc:
-                raise DecodeError(exc.reason, exc.data, offset) from exc
-            out.append(record_as_dict(record))
+        if isinstance(event, astm.FrameAccepted):
+            for text in event.records:
+                try:
+                    if text[:1] == b"H":
+                        delimiters = delimiters_from_header(text)
+                    record = decode_record(text, delimiters)
+                except DecodeError as exc:
+                    raise DecodeError(exc.reason, exc.data, offset) from exc
+                out.append(record_as_dict(record))
     leftover = receiver.pending()
     if leftover:
         raise DecodeError("stream ends inside a frame", leftover, len(data) - len(leftover))

@@ -141,8 +141,8 @@ class ContourSession:
                         ) from event.error
                 elif isinstance(event, astm.FrameAccepted):
                     naks = 0
-                    if event.record is not None:
-                        self._take_record(transfer, event.record)
+                    for text in event.records:
+                        self._take_record(transfer, text)
                 elif isinstance(event, astm.Enquiry):
                     _LOGGER.debug("contour: meter restarted the transfer")
                 elif isinstance(event, astm.EndOfTransmission):

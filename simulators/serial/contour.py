@@ -8,11 +8,19 @@ Records sent: H (serial, unit, count, the meter clock = true time + drift), P, o
 memory entry (oldest first, sequence 1..n), L. `repeat_after_ack` makes the meter behave as if
 it missed the host's ACK of those frame indexes: it sends the frame again, which the host must
 acknowledge and ignore.
+
+The frames are laid out by this module's own writer (`transfer_frames`), the way a real
+Contour sends them, not by the gateway's codec: each record with its CR in a frame closed by
+ETB, only the last frame of the transfer closed by ETX (frames captured from a Contour USB in
+glucometerutils `test/test_bacontour.py` and Tidepool `lib/drivers/bayer/bayerContourNext.js`;
+tests/serial_contour/test_real_frames.py pins this writer and the receiver to those bytes). If
+the simulator borrowed the receiver's idea of framing, a shared mistake would pass every test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
@@ -22,6 +30,29 @@ from gateway.reading import utc_now
 from simulators.serial.pty import PtyFaults, PtyMeter
 
 _MAX_TRIES = 6
+
+# E1381 link bytes, spelled out here rather than taken from the receiver (see the docstring).
+_STX, _ETX, _ETB, _CR, _LF = 0x02, 0x03, 0x17, 0x0D, 0x0A
+_MAX_TEXT = 240  # E1381: at most 247 bytes per frame, 7 of them framing
+
+
+def transfer_frames(records: Sequence[bytes], first_number: int = 1) -> list[bytes]:
+    """One transfer as the meter frames it: `records` are record texts without their CR.
+
+    A record that does not fit one frame continues in the next (ETB) frame; its CR sits in the
+    frame where it ends. Frame numbers count on from `first_number` modulo 8.
+    """
+    texts: list[bytes] = []
+    for record in records:
+        line = record + bytes([_CR])
+        texts += [line[i : i + _MAX_TEXT] for i in range(0, len(line), _MAX_TEXT)]
+    frames: list[bytes] = []
+    for i, text in enumerate(texts):
+        end = _ETX if i == len(texts) - 1 else _ETB
+        body = bytes([0x30 + (first_number + i) % 8]) + text + bytes([end])
+        check = f"{sum(body) % 256:02X}".encode("ascii")
+        frames.append(bytes([_STX]) + body + check + bytes([_CR, _LF]))
+    return frames
 
 
 class ContourMeter(PtyMeter):
@@ -37,6 +68,7 @@ class ContourMeter(PtyMeter):
         site_tz: str = DEFAULT_SITE_TZ,
         repeat_after_ack: frozenset[int] = frozenset(),
         faults: PtyFaults | None = None,
+        identity: contour.HeaderRecord | None = None,
     ) -> None:
         super().__init__(faults=faults, name="contour")
         self.results = list(results)
@@ -47,6 +79,9 @@ class ContourMeter(PtyMeter):
         self.drift_s = drift_s
         self._zone = site_zone(site_tz)
         self.repeat_after_ack = repeat_after_ack
+        # A header as a particular real meter sends it (password, versions, settings, count):
+        # only its clock is replaced by this meter's clock.
+        self.identity = identity
         self.transfers = 0  # completed transfers
         self._frames: list[bytes] = []
         self._next = 0  # index of the frame awaiting ACK
@@ -59,6 +94,9 @@ class ContourMeter(PtyMeter):
         return utc_to_local(self._clock() + timedelta(seconds=self.drift_s), self._zone)
 
     def header(self) -> contour.HeaderRecord:
+        meter_time = self.meter_time().replace(second=0, microsecond=0)
+        if self.identity is not None:
+            return replace(self.identity, meter_time=meter_time)
         return contour.HeaderRecord(
             delimiters=contour.STANDARD,
             password="",
@@ -71,23 +109,21 @@ class ContourMeter(PtyMeter):
             ),
             record_count=len(self.results),
             spec_version="1",
-            meter_time=self.meter_time().replace(second=0, microsecond=0),
+            meter_time=meter_time,
+            processing_id="P",
         )
 
-    def _build_frames(self) -> list[bytes]:
-        records: list[contour.Record] = [
+    def records(self) -> list[contour.Record]:
+        """The records of one transfer, in the order the meter sends them."""
+        return [
             self.header(),
             contour.PatientRecord(1),
             *self.results,
             contour.TerminatorRecord(1, "N"),
         ]
-        frames: list[bytes] = []
-        number = 1
-        for record in records:
-            for frame in astm.frames_for_record(contour.encode_record(record), number):
-                frames.append(astm.encode_frame(frame))
-                number = (frame.number + 1) % 8
-        return frames
+
+    def _build_frames(self) -> list[bytes]:
+        return transfer_frames([contour.encode_record(r) for r in self.records()])
 
     def reset_link_state(self) -> None:
         self._frames = []

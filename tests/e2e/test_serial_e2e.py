@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drivers.serial import astm, contour
+from drivers.serial import contour
 from drivers.serial import onetouch_ultra2 as ultra2
 from gateway.config import Config, load_config
 from gateway.service import Gateway
-from simulators.serial.contour import ContourMeter
+from simulators.serial.contour import ContourMeter, transfer_frames
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_ultra2 import Ultra2Meter
 from simulators.serial.pty import PtyFaults, PtyMeter
@@ -269,11 +269,9 @@ def contour_values(result: contour.ResultRecord) -> dict[str, Any]:
 
 
 def frame_bytes(records: Sequence[contour.Record]) -> list[int]:
-    """Bytes on the wire for each record, framed as E1381 frames (numbers do not change size)."""
-    return [
-        sum(len(astm.encode_frame(f)) for f in astm.frames_for_record(contour.encode_record(r), 1))
-        for r in records
-    ]
+    """Bytes on the wire for each record, framed as the meter frames them (one frame per record
+    here; numbers and ETB/ETX do not change a frame's size)."""
+    return [sum(len(f) for f in transfer_frames([contour.encode_record(r)])) for r in records]
 
 
 async def test_contour_cable_pulled_mid_transfer_every_record_once(

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import DecodeError, UsageError
 from drivers.serial import astm
+from simulators.serial.contour import transfer_frames
 
 # "1L|1|N<CR><ETX>": 31+4C+7C+31+7C+4E+0D+03 = 0x204 -> checksum "04".
 TERMINATOR_FRAME = b"\x021L|1|N\r\x0304\r\n"
@@ -68,7 +69,7 @@ def test_receiver_session_events_and_replies() -> None:
     events = rx.feed(stream)
     assert events == [
         astm.Enquiry(),
-        astm.FrameAccepted(astm.Frame(1, b"L|1|N\r", final=True), b"L|1|N"),
+        astm.FrameAccepted(astm.Frame(1, b"L|1|N\r", final=True), (b"L|1|N",)),
         astm.EndOfTransmission(),
     ]
     assert [astm.reply_for(e) for e in events] == [b"\x06", b"\x06", None]
@@ -76,19 +77,49 @@ def test_receiver_session_events_and_replies() -> None:
 
 def test_receiver_joins_intermediate_frames_and_numbers_wrap() -> None:
     record = b"R|1|" + b"x" * 600
-    frames = astm.frames_for_record(record, first_number=6)
-    assert [f.number for f in frames] == [6, 7, 0]
-    assert [f.final for f in frames] == [False, False, True]
+    frames = transfer_frames([record], first_number=6)
+    assert [f[1] for f in frames] == [ord("6"), ord("7"), ord("0")]
+    assert [f[-5] for f in frames] == [astm.ETB, astm.ETB, astm.ETX]
     rx = astm.AstmReceiver()
     rx.feed(bytes([astm.ENQ]))
     # Skip numbers 1..5 with one-frame records so the long record starts at 6.
     for number in range(1, 6):
-        rx.feed(astm.encode_frame(astm.Frame(number, b"C|1\r", final=True)))
-    events = rx.feed(b"".join(astm.encode_frame(f) for f in frames))
+        rx.feed(astm.encode_frame(astm.Frame(number, b"C|1\r", final=False)))
+    events = rx.feed(b"".join(frames))
     assert [type(e) for e in events] == [astm.FrameAccepted] * 3
-    last = events[-1]
-    assert isinstance(last, astm.FrameAccepted)
-    assert last.record == record
+    assert [e.records for e in events if isinstance(e, astm.FrameAccepted)] == [
+        (), (), (record,)
+    ]
+
+
+def test_old_style_etx_per_record_still_reads() -> None:
+    # Each record in a message of its own (ETX after every record) cuts at the CR just the same.
+    rx = astm.AstmReceiver()
+    frames = [astm.Frame(1, b"P|1\r", final=True), astm.Frame(2, b"L|1|N\r", final=True)]
+    events = rx.feed(bytes([astm.ENQ]) + b"".join(astm.encode_frame(f) for f in frames))
+    assert [e.records for e in events if isinstance(e, astm.FrameAccepted)] == [
+        (b"P|1",), (b"L|1|N",)
+    ]
+
+
+def test_etx_ends_a_record_without_cr_and_etb_keeps_it_open() -> None:
+    rx = astm.AstmReceiver()
+    frames = [
+        astm.Frame(1, b"R|1|ab", final=False),
+        astm.Frame(2, b"cd\rL|1", final=False),
+        astm.Frame(3, b"||N", final=True),
+    ]
+    events = rx.feed(bytes([astm.ENQ]) + b"".join(astm.encode_frame(f) for f in frames))
+    assert [e.records for e in events if isinstance(e, astm.FrameAccepted)] == [
+        (), (b"R|1|abcd",), (b"L|1||N",)
+    ]
+
+
+def test_a_new_bid_drops_half_a_record() -> None:
+    rx = astm.AstmReceiver()
+    rx.feed(bytes([astm.ENQ]) + astm.encode_frame(astm.Frame(1, b"R|1|ab", final=False)))
+    events = rx.feed(bytes([astm.ENQ]) + astm.encode_frame(astm.Frame(1, b"P|1\r", final=False)))
+    assert [e.records for e in events if isinstance(e, astm.FrameAccepted)] == [(b"P|1",)]
 
 
 def test_receiver_ignores_retransmission_and_rejects_out_of_sequence() -> None:
@@ -153,21 +184,19 @@ _TEXT = st.binary(max_size=700).map(
 )
 
 
-@given(st.lists(_TEXT, min_size=1, max_size=4), st.integers(0, 7))
+@given(st.lists(_TEXT.filter(bool), min_size=1, max_size=4), st.integers(0, 7))
 def test_records_round_trip_through_frames(records: list[bytes], first: int) -> None:
+    # Records never contain a CR (it ends them), and an empty one carries nothing.
+    records = [r.replace(b"\r", b"") or b"X" for r in records]
     rx = astm.AstmReceiver()
     rx.feed(bytes([astm.ENQ]))
     # Align the receiver's expectation (1 after ENQ) with `first` by sending filler frames.
     number = 1
     while number != first:
-        rx.feed(astm.encode_frame(astm.Frame(number, b"C|1\r", final=True)))
+        rx.feed(astm.encode_frame(astm.Frame(number, b"C|1\r", final=False)))
         number = (number + 1) % 8
     got: list[bytes] = []
-    for record in records:
-        frames = astm.frames_for_record(record, number)
-        number = (frames[-1].number + 1) % 8
-        for event in rx.feed(b"".join(astm.encode_frame(f) for f in frames)):
-            assert isinstance(event, astm.FrameAccepted)
-            if event.record is not None:
-                got.append(event.record)
+    for event in rx.feed(b"".join(transfer_frames(records, number))):
+        assert isinstance(event, astm.FrameAccepted)
+        got += event.records
     assert got == records

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from drivers.errors import DecodeError
 from drivers.serial import astm, contour
 from drivers.serial.decode_stream import decode_stream as decode_by_name
+from simulators.serial.contour import transfer_frames
 
 HEADER = (
     b"H|\\^&||abc|Contour^01.10\\01.11\\02.00.00^7150-1234567^7390|A=1^C=11^G=1^I=0200^R=0^S=1"
@@ -110,7 +111,9 @@ def test_other_records() -> None:
     assert contour.decode_record(b"O|2|x^y") == contour.OrderRecord(2, ("x^y",))
     assert contour.decode_record(b"C|1|note") == contour.CommentRecord(1, ("note",))
     assert contour.decode_record(b"L|1|N") == contour.TerminatorRecord(1, "N")
-    assert contour.encode_record(contour.TerminatorRecord(1, "N")) == b"L|1|N"
+    # What a Contour sends (glucometerutils test_bacontour.py capture): the code one field on.
+    assert contour.decode_record(b"L|1||N") == contour.TerminatorRecord(1, "N")
+    assert contour.encode_record(contour.TerminatorRecord(1, "N")) == b"L|1||N"
     assert contour.encode_record(contour.PatientRecord(1)) == b"P|1"
 
 
@@ -179,11 +182,8 @@ def test_result_round_trip(
 
 def _transfer(records: list[bytes]) -> bytes:
     out = bytearray([astm.ENQ, astm.ACK])
-    number = 1
-    for record in records:
-        for frame in astm.frames_for_record(record, number):
-            out += astm.encode_frame(frame) + bytes([astm.ACK])
-            number = (frame.number + 1) % 8
+    for frame in transfer_frames(records):
+        out += frame + bytes([astm.ACK])
     return bytes(out) + bytes([astm.EOT])
 
 
@@ -200,6 +200,7 @@ def test_stream_decoder_golden() -> None:
             "settings": dict(HEADER_RECORD.settings),
             "record_count": 45,
             "spec_version": "1",
+            "processing_id": "",
             "meter_time": "2026-11-27T14:15:00",
         },
         {"type": "patient", "sequence": 1, "fields": []},
