@@ -62,3 +62,46 @@ async def test_broker_sigkill_loses_receipts_and_the_readings_are_confirmed_prom
         assert gateway.publisher.state.resent_total >= 1
         assert central.store.ids() == ids
         assert central.store.count() == READINGS
+
+
+async def test_receipts_that_stop_coming_without_a_reconnect_are_not_waited_for(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    # A consumer in central's share group takes readings and never sends a receipt (central
+    # stored them, its receipts were lost). The gateway never reconnects, so only "no receipt
+    # for receipt_timeout_s" can tell it; the real central then gets them all again.
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    swallowed: list[int] = []
+    sink = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    sink.on_message = lambda _c, _u, _m: swallowed.append(1)
+    sink.connect("127.0.0.1", mosquitto.port)
+    sink.loop_start()
+    sink.subscribe("$share/gempita-central/gempita/v1/+/readings", qos=1)
+    config = gateway_config(
+        tmp_path / "gw",
+        mosquitto.url,
+        mqtt={"receipt_timeout_s": RECEIPT_TIMEOUT_S},
+        outbox={"resend_after_s": RESEND_AFTER_S},
+    )
+    ids = await prefill(config, 300)
+    try:
+        async with running_gateway(config) as gateway:
+            await wait_for(lambda: len(swallowed) >= 300, 20, "all 300 swallowed")
+
+            async def all_published() -> bool:
+                return (await gateway.outbox.counts()).published == 300
+
+            await wait_for(all_published, 10, "all 300 published, none confirmed")
+            sink.loop_stop()
+            sink.disconnect()
+            async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+                started = time.monotonic()
+                await wait_for(lambda: all_confirmed(gateway, 300), 30, "all confirmed")
+                assert time.monotonic() - started < 30 < RESEND_AFTER_S
+                assert gateway.publisher.state.connects == 1
+                assert gateway.publisher.state.resent_total >= 300
+                assert central.store.ids() == ids
+    finally:
+        sink.loop_stop()
