@@ -326,8 +326,10 @@ class Publisher:
             acked, session.acked = session.acked, []
             refused, session.refused = session.refused, []
             unheard, session.unheard = session.unheard, []
-            settling = [*acked, *unheard, *(seq for seq, _ in refused)]
-            session.settling.update(settling)
+            # The batches as taken (the names below are emptied as each is recorded).
+            taken = (acked, unheard, [seq for seq, _ in refused])
+            for seqs in taken:
+                session.settling.update(seqs)
             try:
                 if unheard:
                     await self.outbox.defer(unheard, self.no_subscriber_retry_s)
@@ -357,7 +359,8 @@ class Publisher:
                 await asyncio.sleep(self.storage_retry_s)
                 session.ack_ready.set()
             finally:
-                session.settling.difference_update(settling)
+                for seqs in taken:
+                    session.settling.difference_update(seqs)
 
     # --- receipts -----------------------------------------------------------------------------
 
