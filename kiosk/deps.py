@@ -15,6 +15,7 @@ from typing import Any
 from gateway.events import EventBus
 from gateway.reading import utc_now
 from kiosk.binding import SessionBinder
+from kiosk.pairing import Pairing
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,10 @@ class KioskDeps:
     device_status: Callable[[], list[dict[str, Any]]]  # DeviceStatus.as_dict() rows
     request_measurement: Callable[[str], None] | None = None  # kind: "blood_pressure"/"glucose"
     start_pairing: Callable[[], str] | None = None  # returns a message for the operator
+    # Scan, pair and assign meters from the operator page (supersedes start_pairing).
+    pairing: Pairing | None = None
+    # Broker link for the operator page: PublisherState.as_dict() plus "alarms".
+    broker_state: Callable[[], Mapping[str, Any]] | None = None
     on_settings_changed: Callable[[KioskSettings], None] | None = None  # persist admin edits
     clock: Callable[[], datetime] = utc_now  # aware UTC; injected so tests control time
     # Where each reading is on its way (kader pages): reading id -> "pending" (stored on the

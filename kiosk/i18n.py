@@ -331,6 +331,156 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "id": "Pengaturan tidak disimpan: periksa isian (batas 30–900 detik).",
         "en": "Settings not saved: check the fields (limits 30–900 seconds).",
     },
+    # operator page: broker/outbox state, device counts, unbound readings, pairing from the
+    # page (issue 10, items 6 and 7)
+    "dur_s": {"id": "{n} dtk", "en": "{n} s"},
+    "dur_min": {"id": "{n} mnt", "en": "{n} min"},
+    "dur_h": {"id": "{h} jam {m} mnt", "en": "{h} h {m} min"},
+    "dur_d": {"id": "{d} hari {h} jam", "en": "{d} d {h} h"},
+    "ago": {"id": "{d} lalu", "en": "{d} ago"},
+    "admin_status": {"id": "Status pengiriman", "en": "Delivery status"},
+    "admin_broker": {"id": "Broker MQTT", "en": "MQTT broker"},
+    "admin_broker_up": {"id": "Tersambung", "en": "Connected"},
+    "admin_broker_down": {"id": "Terputus", "en": "Disconnected"},
+    "admin_broker_since": {"id": "sejak {at} ({d})", "en": "since {at} ({d})"},
+    "admin_broker_unknown": {
+        "id": "Status broker tidak tersedia.",
+        "en": "Broker state not available.",
+    },
+    "admin_last_publish": {"id": "Terakhir mengirim", "en": "Last sent"},
+    "admin_alarms": {"id": "Peringatan", "en": "Alarms"},
+    "alarm_outbox_full": {
+        "id": "Outbox penuh: bacaan baru ditolak (tetap tersimpan di alat).",
+        "en": "Outbox full: new readings are refused (they stay in the device).",
+    },
+    "alarm_storage_error": {
+        "id": "Penyimpanan bermasalah: {detail}",
+        "en": "Storage problem: {detail}",
+    },
+    "ob_pending": {"id": "Menunggu dikirim", "en": "Waiting to be sent"},
+    "ob_published": {
+        "id": "Terkirim, menunggu konfirmasi pusat",
+        "en": "Sent, awaiting central's confirmation",
+    },
+    "ob_confirmed": {
+        "id": "Dikonfirmasi pusat (disimpan di kios)",
+        "en": "Confirmed by central (kept here)",
+    },
+    "ob_refused": {"id": "Ditolak broker", "en": "Refused by the broker"},
+    "ob_oldest": {"id": "Terlama belum dikirim", "en": "Oldest not yet sent"},
+    "ob_capacity": {"id": "Belum dikonfirmasi / kapasitas", "en": "Unconfirmed / capacity"},
+    "ob_last_error": {"id": "Galat penyimpanan terakhir", "en": "Last storage error"},
+    "admin_kind": {"id": "Jenis", "en": "Kind"},
+    "kind_blood_pressure": {"id": "Tekanan darah", "en": "Blood pressure"},
+    "kind_glucose": {"id": "Gula darah", "en": "Blood sugar"},
+    "kind_unknown": {"id": "Belum diketahui", "en": "Not known yet"},
+    "dev_idle": {"id": "Siaga", "en": "Idle"},
+    "dev_connecting": {"id": "Menyambung", "en": "Connecting"},
+    "dev_transferring": {"id": "Mengambil data", "en": "Reading data"},
+    "dev_error": {"id": "Galat", "en": "Error"},
+    "dev_unavailable": {"id": "Tidak tersedia", "en": "Unavailable"},
+    "admin_readings": {"id": "Bacaan", "en": "Readings"},
+    "admin_counts": {"id": "{stored} tersimpan", "en": "{stored} stored"},
+    "admin_resent": {
+        "id": "{n} kiriman ulang dari memori alat (tidak dihitung)",
+        "en": "{n} re-sent from the device's memory (not counted)",
+    },
+    "admin_used_for": {"id": "Dipakai kios: {what}", "en": "Used by the kiosk: {what}"},
+    "admin_never": {"id": "Belum pernah", "en": "Never"},
+    "admin_unbound_title": {"id": "Bacaan tanpa sesi", "en": "Readings outside a session"},
+    "admin_unbound_span": {
+        "id": "Terlama {oldest}, terbaru {newest}",
+        "en": "Oldest {oldest}, newest {newest}",
+    },
+    "admin_unbound_kept": {
+        "id": "Daftar menampilkan {kept} terbaru.",
+        "en": "The list shows the latest {kept}.",
+    },
+    "admin_unbound_list": {"id": "Lihat daftar", "en": "Show the list"},
+    "admin_page_of": {"id": "Halaman {page} dari {pages}", "en": "Page {page} of {pages}"},
+    "admin_newer": {"id": "‹ Lebih baru", "en": "‹ Newer"},
+    "admin_older": {"id": "Lebih lama ›", "en": "Older ›"},
+    "pair_title": {"id": "Pasangkan alat", "en": "Pair a device"},
+    "pair_intro": {
+        "id": "Nyalakan alat dalam mode pasang (lihat buku petunjuknya), lalu tekan Cari.",
+        "en": "Put the meter in pairing mode (see its manual), then press Search.",
+    },
+    "pair_scan": {"id": "Cari alat ({s} detik)", "en": "Search ({s} seconds)"},
+    "pair_scanning": {"id": "Mencari… harap tunggu", "en": "Searching… please wait"},
+    "pair_found_none": {
+        "id": "Tidak ada alat tekanan darah atau gula darah yang terlihat. Aktifkan mode pasang "
+        "pada alat, lalu cari lagi.",
+        "en": "No blood-pressure or glucose device was seen. Put the meter in pairing mode, "
+        "then search again.",
+    },
+    "pair_found": {"id": "Alat yang terlihat ({at})", "en": "Devices seen ({at})"},
+    "pair_signal": {"id": "sinyal {rssi} dBm", "en": "signal {rssi} dBm"},
+    "pair_passkey": {
+        "id": "PIN yang tampil di alat (kosongkan bila tidak ada)",
+        "en": "PIN shown on the meter (leave empty if none)",
+    },
+    "pair_do": {"id": "Pasangkan", "en": "Pair"},
+    "pair_pairing": {"id": "Memasangkan… harap tunggu", "en": "Pairing… please wait"},
+    "pair_choose": {"id": "Pilih satu alat dari daftar.", "en": "Choose a device from the list."},
+    "pair_done": {"id": "Terpasang: {name}", "en": "Paired: {name}"},
+    "pair_assign_as": {"id": "Pakai di kios ini untuk", "en": "Use at this kiosk for"},
+    "pair_assign": {"id": "Pakai di kios ini", "en": "Use at this kiosk"},
+    "pair_assigned": {
+        "id": "{name} sekarang dipakai kios untuk {what}.",
+        "en": "{name} is now the kiosk's {what} device.",
+    },
+    "pair_busy": {
+        "id": "Langkah pemasangan lain sedang berjalan; tunggu sebentar.",
+        "en": "Another pairing step is running; wait a moment.",
+    },
+    "pair_detail": {"id": "Rincian teknis", "en": "Technical detail"},
+    "pair_err_no_dbus": {
+        "id": "Bluetooth tidak tersedia: layanan D-Bus sistem tidak berjalan di kios ini. "
+        "Hubungi teknisi (systemctl start dbus).",
+        "en": "Bluetooth is not available: the system D-Bus is not running on this kiosk. "
+        "Call a technician (systemctl start dbus).",
+    },
+    "pair_err_no_bluetoothd": {
+        "id": "Bluetooth tidak tersedia: BlueZ (bluetoothd) tidak berjalan atau tidak ada "
+        "adaptor Bluetooth. Hubungi teknisi (systemctl start bluetooth).",
+        "en": "Bluetooth is not available: BlueZ (bluetoothd) is not running or there is no "
+        "Bluetooth adapter. Call a technician (systemctl start bluetooth).",
+    },
+    "pair_err_permission": {
+        "id": "Gateway tidak diizinkan memakai Bluetooth (grup bluetooth). Hubungi teknisi.",
+        "en": "The gateway may not use Bluetooth (group bluetooth). Call a technician.",
+    },
+    "pair_err_not_found": {
+        "id": "Alat tidak terlihat: mode pasang mungkin sudah habis. Aktifkan lagi, lalu "
+        "segera coba.",
+        "en": "The meter is not seen: its pairing mode may have ended. Start it again and "
+        "retry at once.",
+    },
+    "pair_err_connect": {
+        "id": "Alat terlihat tetapi tidak bisa disambungkan. Matikan Bluetooth HP yang pernah "
+        "dipasangkan dengan alat ini, dekatkan alat, lalu coba lagi.",
+        "en": "The meter was seen but the connection failed. Switch off Bluetooth on any phone "
+        "paired with it, bring it closer, and retry.",
+    },
+    "pair_err_refused": {
+        "id": "Alat menolak pemasangan: periksa PIN yang tampil di alat sekarang, atau hapus "
+        "pemasangan lama pada alat, lalu coba lagi.",
+        "en": "The meter refused to pair: check the PIN it shows now, or clear its old "
+        "pairing, then retry.",
+    },
+    "pair_err_passkey": {
+        "id": "PIN harus berupa angka yang tampil di alat (tanpa spasi).",
+        "en": "The PIN must be the digits shown on the meter (no spaces).",
+    },
+    "pair_err_kind": {
+        "id": "Pilih tekanan darah atau gula darah.",
+        "en": "Choose blood pressure or blood sugar.",
+    },
+    "pair_err_failed": {"id": "Pemasangan gagal.", "en": "Pairing failed."},
+    "pair_no_pairing": {
+        "id": "Pemasangan dari halaman ini tidak tersedia di gateway ini.",
+        "en": "Pairing from this page is not available on this gateway.",
+    },
     # captive portal
     "portal_title": {"id": "Wi-Fi Gempita", "en": "Gempita Wi-Fi"},
     "portal_intro": {
