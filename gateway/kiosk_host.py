@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import Config
+from gateway.devices import DeviceConfig
 from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ def kiosk_settings(config: Config) -> KioskSettings:
         else:
             accepted = sorted((known - set(_FILE_KEYS.values())) | set(_FILE_KEYS))
             raise ConfigError(f"{where}: unknown key (known: {', '.join(accepted)})")
+    values.update(_saved_settings(config))
     values.setdefault("kiosk_id", config.gateway.id)
     values.setdefault("site_name", config.gateway.site_id or config.gateway.id)
     values.setdefault("timezone", config.gateway.timezone)
@@ -92,6 +95,206 @@ def make_binder(gateway_clock: Any) -> Any:
     return SessionBinder(gateway_clock)
 
 
+# --- what the operator changed on the page, kept across restarts ---------------------------
+
+SETTINGS_FILE = "kiosk-settings.json"  # in state_dir: the operator page's edits
+PAIRED_FILE = "paired-devices.json"  # in state_dir: meters paired from the operator page
+
+
+def _state_file(config: Config, name: str) -> Path:
+    return Path(config.gateway.state_dir) / name
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc}); move it aside to start") from exc
+
+
+def _write_json(path: Path, body: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(body, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)  # atomic: a power cut leaves the old file or the new one
+
+
+def _saved_settings(config: Config) -> dict[str, Any]:
+    """The operator page's edits: they override `[kiosk.settings]` (the page is newer)."""
+    from kiosk.routes_admin import EDITABLE_FIELDS
+
+    saved = _read_json(_state_file(config, SETTINGS_FILE))
+    if not isinstance(saved, dict):
+        return {}
+    return {key: value for key, value in saved.items() if key in EDITABLE_FIELDS}
+
+
+def save_settings(config: Config, settings: KioskSettings) -> None:
+    """`on_settings_changed`: keep what the operator may edit (never keys or hashes)."""
+    from kiosk.routes_admin import EDITABLE_FIELDS
+
+    body = {key: getattr(settings, key) for key in EDITABLE_FIELDS}
+    _write_json(_state_file(config, SETTINGS_FILE), body)
+    _LOGGER.info("kiosk settings saved to %s", _state_file(config, SETTINGS_FILE))
+
+
+def with_paired_devices(config: Config) -> Config:
+    """The config plus the BLE meters paired and assigned from the operator page."""
+    saved = _read_json(_state_file(config, PAIRED_FILE))
+    if not isinstance(saved, list):
+        return config
+    names = {d.name for d in config.devices}
+    added = []
+    for entry in saved:
+        if not isinstance(entry, dict) or entry.get("name") in names:
+            continue
+        added.append(
+            DeviceConfig(
+                name=str(entry["name"]),
+                transport="ble",
+                kind=entry.get("kind"),
+                address=str(entry["address"]),
+            )
+        )
+    return dataclasses.replace(config, devices=(*config.devices, *added)) if added else config
+
+
+def _remember_paired(config: Config, device: DeviceConfig) -> None:
+    path = _state_file(config, PAIRED_FILE)
+    saved = _read_json(path)
+    entries = [e for e in saved if isinstance(e, dict)] if isinstance(saved, list) else []
+    entries.append({"name": device.name, "kind": device.kind, "address": device.address})
+    _write_json(path, entries)
+
+
+def assign_meter(
+    gateway: Gateway,
+    address: str,
+    kind: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """The gateway device that reads `address`: a configured one, or a new one, started now
+    and kept in the state directory so it is read again after a restart."""
+    wanted = address.upper()
+    for device in gateway.config.devices:
+        if device.transport == "ble" and (device.address or "").upper() == wanted:
+            return device.name
+    prefix = "bp" if kind == "blood_pressure" else "glucose"
+    name = f"{prefix}-{wanted.replace(':', '').lower()}"
+    device = DeviceConfig(
+        name=name, transport="ble", kind=kind, address=wanted, options=dict(options or {})
+    )
+    _remember_paired(gateway.config, device)
+    gateway.add_device(device)
+    _LOGGER.info("device %s added from the operator page", name)
+    return name
+
+
+# --- pairing from the operator page --------------------------------------------------------
+
+
+def pairing_error(exc: Exception) -> Exception:
+    """A kiosk PairingError (an i18n text key plus the technical detail) for a driver error."""
+    from drivers.ble.agent import ACCESS_DENIED_ADVICE, NO_SYSTEM_BUS_ADVICE
+    from drivers.errors import DeviceUnavailableError, DriverError, UsageError
+    from kiosk.pairing import PairingError
+
+    detail = str(exc)
+    if isinstance(exc, DeviceUnavailableError):
+        cause = exc.__cause__
+        if isinstance(cause, FileNotFoundError) or detail.startswith(
+            NO_SYSTEM_BUS_ADVICE.split("{", 1)[0]
+        ):
+            return PairingError("pair_err_no_dbus", detail)
+        if detail.startswith(ACCESS_DENIED_ADVICE.split("{", 1)[0]):
+            return PairingError("pair_err_permission", detail)
+        return PairingError("pair_err_no_bluetoothd", detail)
+    if isinstance(exc, UsageError):
+        return PairingError("pair_err_passkey", detail)
+    if isinstance(exc, DriverError):
+        if "not advertising" in detail:
+            return PairingError("pair_err_not_found", detail)
+        if "bonding failed" in detail:
+            return PairingError("pair_err_refused", detail)
+        if "could not connect" in detail:
+            return PairingError("pair_err_connect", detail)
+        return PairingError("pair_err_failed", detail)
+    return PairingError("pair_err_failed", f"{type(exc).__name__}: {detail}")
+
+
+class BlePairing:
+    """`kiosk.pairing.Pairing` over drivers/ble: the same scan and bond as `gempita devices`.
+
+    Backends, the D-Bus address of the pairing agent and the connect policy are injectable
+    (simulated meters in tests and the demo); the defaults are BlueZ on the system bus.
+    """
+
+    def __init__(
+        self,
+        assign: Callable[[str, str, str | None], str],
+        *,
+        scan_s: float = 8.0,
+        scanner_backend: Any = None,
+        client_backend: Any = None,
+        bus_address: str | None = None,
+        policy: Any = None,
+    ) -> None:
+        self.scan_s = scan_s
+        self._assign = assign
+        self._scanner_backend = scanner_backend
+        self._client_backend = client_backend
+        self._bus_address = bus_address
+        self._policy = policy
+
+    async def scan(self) -> list[Any]:
+        from drivers.ble.scan import scan
+        from drivers.errors import DriverError
+        from kiosk.pairing import FoundMeter
+
+        try:
+            found = await scan(self.scan_s, backend=self._scanner_backend)
+        except (DriverError, OSError) as exc:
+            raise pairing_error(exc) from exc
+        return [
+            FoundMeter(
+                address=d.address,
+                name=d.name,
+                kind=d.profile.value if d.profile is not None else None,
+                rssi=d.rssi,
+                quirk=d.quirk,
+            )
+            for d in found
+        ]
+
+    async def pair(self, address: str, passkey: str | None) -> Any:
+        from drivers.ble.pair import pair
+        from drivers.errors import DriverError
+        from kiosk.pairing import PairedMeter
+
+        try:
+            result = await pair(
+                address,
+                passkey=passkey,
+                policy=self._policy,
+                client_backend=self._client_backend,
+                scanner_backend=self._scanner_backend,
+                bus_address=self._bus_address,
+            )
+        except (DriverError, OSError) as exc:
+            raise pairing_error(exc) from exc
+        return PairedMeter(result.address, result.name, result.passkey_used)
+
+    async def assign(self, address: str, kind: str, name: str | None) -> str:
+        from kiosk.pairing import PairingError
+
+        try:
+            return self._assign(address, kind, name)
+        except (OSError, ValueError, ConfigError) as exc:
+            raise PairingError("pair_err_failed", str(exc)) from exc
+
+
 def _build_app(gateway: Gateway) -> Any:
     from kiosk.app import create_app
     from kiosk.binding import SessionBinder
@@ -100,12 +303,6 @@ def _build_app(gateway: Gateway) -> Any:
     binder = gateway.binder
     if not isinstance(binder, SessionBinder):
         raise ConfigError("kiosk: the gateway was started without the kiosk's binder")
-
-    def start_pairing() -> str:
-        return (
-            "Pairing runs on the kiosk's terminal: `gempita devices scan`, then "
-            "`gempita devices pair ADDRESS [--passkey PIN]` (README, 'Pairing a meter')."
-        )
 
     deps = KioskDeps(
         settings=gateway.kiosk_settings,
@@ -116,7 +313,12 @@ def _build_app(gateway: Gateway) -> Any:
         request_measurement=gateway.measurement_hook,
         # Read-only, on the outbox's DB thread: the kader pages' stored/sent/confirmed.
         reading_states=gateway.outbox.states,
-        start_pairing=start_pairing,
+        pairing=BlePairing(lambda address, kind, _name: assign_meter(gateway, address, kind)),
+        broker_state=lambda: {
+            **gateway.publisher.state.as_dict(),
+            "alarms": gateway.outbox.alarms.as_list(),
+        },
+        on_settings_changed=lambda settings: save_settings(gateway.config, settings),
     )
     return create_app(deps)
 

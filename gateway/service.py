@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from typing import Any
 from gateway import __version__
 from gateway.backoff import Backoff
 from gateway.config import Config
-from gateway.devices import DeviceStatus, RunnerFactory
+from gateway.devices import DeviceConfig, DeviceStatus, RunnerFactory
 from gateway.errors import OutboxError
 from gateway.events import EventBus
 from gateway.mqtt import BrokerSettings
@@ -93,8 +94,10 @@ class Gateway:
         self.kiosk_settings: Any = None  # kiosk.deps.KioskSettings when the kiosk is enabled
         if config.kiosk.enabled:
             # Checked now, so a bad kiosk setting stops `gempita run` before anything starts.
-            from gateway.kiosk_host import kiosk_settings, make_binder
+            from gateway.kiosk_host import kiosk_settings, make_binder, with_paired_devices
 
+            # Meters paired from the operator page since the config file was written.
+            self.config = config = with_paired_devices(config)
             self.kiosk_settings = kiosk_settings(config)
             binder = binder or make_binder(wall_clock)
         # Asks a device to measure now (simulators in the demo; real monitors ignore it).
@@ -132,6 +135,7 @@ class Gateway:
             for d in config.devices
         }
         self.sinks: dict[str, DeviceSink] = {}
+        self._group: asyncio.TaskGroup | None = None  # run()'s, for devices added meanwhile
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._last_counts: dict[str, Any] = {}
@@ -232,6 +236,34 @@ class Gateway:
 
         await serve_kiosk(self)
 
+    def _start_device(self, device: DeviceConfig) -> None:
+        if self._group is None:
+            raise RuntimeError("devices start inside Gateway.run()")
+        status = self.devices[device.name]
+        sink = DeviceSink(self.outbox, device.name, self.events, self.binder)
+        self.sinks[device.name] = sink
+        supervisor = DeviceSupervisor(
+            device,
+            sink,
+            status,
+            self.events,
+            gateway_id=self.config.gateway.id,
+            site_id=self.config.gateway.site_id or None,
+            clock=self._clock,
+            factories=self._factories,
+        )
+        self._group.create_task(supervisor.run(), name=f"device:{device.name}")
+
+    def add_device(self, device: DeviceConfig) -> None:
+        """Start reading a device while running (a meter paired from the operator page)."""
+        if device.name in self.devices:
+            raise ValueError(f"a device named {device.name!r} is already configured")
+        self.devices[device.name] = DeviceStatus(
+            name=device.name, transport=device.transport, kind=device.kind
+        )
+        self.config = dataclasses.replace(self.config, devices=(*self.config.devices, device))
+        self._start_device(device)
+
     async def run(self) -> None:
         await self.outbox.open()
         try:
@@ -239,21 +271,9 @@ class Gateway:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.publisher.run(), name="publisher")
                 group.create_task(self._maintenance(), name="outbox-maintenance")
+                self._group = group
                 for device in self.config.devices:
-                    status = self.devices[device.name]
-                    sink = DeviceSink(self.outbox, device.name, self.events, self.binder)
-                    self.sinks[device.name] = sink
-                    supervisor = DeviceSupervisor(
-                        device,
-                        sink,
-                        status,
-                        self.events,
-                        gateway_id=self.config.gateway.id,
-                        site_id=self.config.gateway.site_id or None,
-                        clock=self._clock,
-                        factories=self._factories,
-                    )
-                    group.create_task(supervisor.run(), name=f"device:{device.name}")
+                    self._start_device(device)
                 if self.config.kiosk.enabled:
                     group.create_task(self._serve_kiosk(), name="kiosk")
                 group.create_task(self._status_files(), name="status-file")

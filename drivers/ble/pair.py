@@ -119,7 +119,12 @@ async def pair(
     """
     if passkey is not None:
         check_pin(passkey)
-    if passkey is None or client_backend is not None:
+    # The agent answers BlueZ: needed for the default backend, or for any backend that pairs
+    # through bluetoothd on an explicitly given bus (a kiosk's page, the agent's tests).
+    through_bluez = client_backend is None or (
+        bus_address is not None and not backend_takes_passkey(client_backend)
+    )
+    if passkey is None or not through_bluez:
         return await _connect_and_bond(
             address, passkey, policy, client_backend, scanner_backend, agent=None
         )
