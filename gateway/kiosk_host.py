@@ -295,6 +295,30 @@ class BlePairing:
             raise PairingError("pair_err_failed", str(exc)) from exc
 
 
+def _pairing(gateway: Gateway) -> BlePairing:
+    """BlueZ by default; the simulated air when the BLE devices are simulated (the demo, a
+    trainer's rehearsal), so pairing from the page finds the meters that are really there."""
+    from drivers.ble.runner import resolve_backends
+
+    simulated = next(
+        (
+            d
+            for d in gateway.config.devices
+            if d.transport == "ble" and d.options.get("backend") is not None
+        ),
+        None,
+    )
+    if simulated is None:
+        return BlePairing(lambda address, kind, _name: assign_meter(gateway, address, kind))
+    client, scanner = resolve_backends(dict(simulated.options))
+    options = {"backend": simulated.options["backend"]}
+
+    def assign_simulated(address: str, kind: str, _name: str | None) -> str:
+        return assign_meter(gateway, address, kind, options=options)
+
+    return BlePairing(assign_simulated, scanner_backend=scanner, client_backend=client)
+
+
 def _build_app(gateway: Gateway) -> Any:
     from kiosk.app import create_app
     from kiosk.binding import SessionBinder
@@ -313,7 +337,7 @@ def _build_app(gateway: Gateway) -> Any:
         request_measurement=gateway.measurement_hook,
         # Read-only, on the outbox's DB thread: the kader pages' stored/sent/confirmed.
         reading_states=gateway.outbox.states,
-        pairing=BlePairing(lambda address, kind, _name: assign_meter(gateway, address, kind)),
+        pairing=_pairing(gateway),
         broker_state=lambda: {
             **gateway.publisher.state.as_dict(),
             "alarms": gateway.outbox.alarms.as_list(),

@@ -8,6 +8,8 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import httpx
+
 from gateway.config import Config, parse_config
 from gateway.kiosk_host import assign_meter, kiosk_settings, save_settings, with_paired_devices
 from gateway.service import Gateway
@@ -16,7 +18,7 @@ from simulators.ble.cli import demo_air, demo_device_configs
 from tests.support.harness import wait_for
 from tests.support.mosquitto import free_port
 
-from .helpers import PROGRAMME_KEY, make_settings
+from .helpers import ADMIN_PASSWORD, PROGRAMME_KEY, make_settings, post
 
 
 def kiosk_config(tmp: Path) -> Config:
@@ -98,3 +100,42 @@ def test_operator_edits_survive_a_restart(tmp_path: Path) -> None:
     assert again.glucose_device == "glucose-607771640001"
     assert (again.site_name, again.idle_timeout_s) == ("Kios Gunung Sari", 120.0)
     assert again.admin_password_hash == first.admin_password_hash
+
+
+async def test_the_gateway_serves_broker_state_and_pairing_on_its_operator_page(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "gw").mkdir()
+    air = demo_air(devices=("glucose",), glucose_records=1)
+    try:
+        meter = demo_device_configs(air)[0]
+        config = dataclasses.replace(kiosk_config(tmp_path), devices=(meter,))
+        gateway = Gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
+        task = asyncio.create_task(gateway.run(), name="gateway")
+        try:
+            await wait_for(lambda: gateway.ready.is_set() or task.done(), 10, "gateway ready")
+            url = f"http://127.0.0.1:{config.kiosk.port}"
+
+            async def serving() -> bool:
+                try:
+                    async with httpx.AsyncClient() as probe:
+                        return (await probe.get(url + "/admin/masuk")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_for(serving, 10, "kiosk HTTP up")
+            # One scan listens for 8 s (BlePairing.scan_s): longer than httpx's default.
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                page = await post(client, "/admin/masuk", {"password": ADMIN_PASSWORD})
+                # No broker at mqtt://127.0.0.1:9: the page says so, in words.
+                assert "Terputus" in page.text and "Connection refused" in page.text
+                page = await client.get("/admin/pasang")
+                page = await post(client, "/admin/pasang/cari", {}, page.text)
+            # The demo's simulated air, not BlueZ: the configured meter is found.
+            assert meter.address and meter.address in page.text
+            assert "Bluetooth tidak tersedia" not in page.text
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await air.aclose()

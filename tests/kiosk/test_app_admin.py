@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -54,7 +55,7 @@ async def test_dashboard_shows_devices_sync_unbound_and_consent() -> None:
 RAW = re.compile(r"oldest_pending_age_s|last_error|\bNone\b|\d{2}:\d{2}:\d{2}\.\d+|T\d{2}:\d{2}")
 
 
-def _status_rig(**overrides: object) -> tuple[Rig, dict[str, object]]:
+def _status_rig(**overrides: Any) -> tuple[Rig, dict[str, object]]:
     rig = make_rig(**overrides)
     now = rig.clock.now  # 27-11-2026 10:00 WITA
     rig.sync = {
