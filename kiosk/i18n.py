@@ -407,6 +407,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     },
     "pair_scan": {"id": "Cari alat ({s} detik)", "en": "Search ({s} seconds)"},
     "pair_scanning": {"id": "Mencari… harap tunggu", "en": "Searching… please wait"},
+    "pair_found_again": {
+        "id": "Alat Anda tidak ada di daftar? Aktifkan mode pasang, lalu cari lagi.",
+        "en": "Your meter is not listed? Put it in pairing mode and search again.",
+    },
     "pair_found_none": {
         "id": "Tidak ada alat tekanan darah atau gula darah yang terlihat. Aktifkan mode pasang "
         "pada alat, lalu cari lagi.",
