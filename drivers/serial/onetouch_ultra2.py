@@ -127,8 +127,17 @@ class Record:
 
     @property
     def key_value(self) -> str:
-        """The value as the meter shows it in memory, for the natural key."""
-        return f"{'C' if self.control else ''}{self.value_mgdl}"
+        """Every field that tells two records of one minute apart, for the natural key.
+
+        Meal and comment follow the value only when set, so a record without them keeps the
+        key earlier releases gave it.
+        """
+        text = f"{'C' if self.control else ''}{self.value_mgdl}"
+        if self.meal is not None:
+            text += f" {self.meal}"
+        if self.comment:
+            text += f" comment:{self.comment}"
+        return text
 
 
 # -- host -> meter ----------------------------------------------------------------------------

@@ -216,7 +216,16 @@ class ContourSession:
 
 
 def _key(serial: str, result: contour.ResultRecord) -> str:
-    # Meal and logbook markers can be edited on the meter later; control and HI/LO cannot.
-    fixed = "".join(m for m in result.markers if m in ("C", ">", "<"))
+    # Every marker is part of the key: two tests in one minute with one value but different
+    # meal markers (B, A, ...) are two records, and dropping one silently is the worse error.
+    # Control and HI/LO keep their place in front of the value, and the other markers follow
+    # it, so a record without them keeps the key (and reading id) earlier releases gave it.
+    fixed = "".join(m for m in result.markers if m in _VALUE_MARKERS)
+    others = "/".join(m for m in result.markers if m not in _VALUE_MARKERS)
     value = f"{fixed} {result.value} {result.unit}".strip()
+    if others:
+        value = f"{value} {others}"
     return natural_key(serial, value, device_time=result.taken_at)
+
+
+_VALUE_MARKERS = ("C", ">", "<")

@@ -122,6 +122,8 @@ class TaiDocSession:
         if self.blood_pressure:
             bp = taidoc.decode_bp(payload)
             value_text = f"{bp.systolic}/{bp.diastolic} {bp.pulse}"
+            if bp.extra:  # unpublished byte M2: it may be what tells two records apart
+                value_text += f" m2:{bp.extra:02x}"
             values = BloodPressure(
                 systolic_mmhg=float(bp.systolic),
                 diastolic_mmhg=float(bp.diastolic),
@@ -131,8 +133,14 @@ class TaiDocSession:
             kind = Kind.BLOOD_PRESSURE
         else:
             glucose = taidoc.decode_glucose(payload)
-            # The meal flag can be edited on the meter after the test: keep it out of the key.
+            # Every field is in the key: two tests in one minute with one value but different
+            # meal flags are two records. Set flags follow the value, so a record without
+            # them keeps the key earlier releases gave it.
             value_text = f"{glucose.mgdl} mg/dL"
+            if glucose.meal_byte:
+                value_text += f" meal:{glucose.meal_byte:02x}"
+            if glucose.unknown:
+                value_text += f" m3:{glucose.unknown:02x}"
             out_of_range = glucose.hi or glucose.lo
             values = Glucose(
                 glucose_mgdl=None if out_of_range else float(glucose.mgdl),

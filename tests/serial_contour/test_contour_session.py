@@ -59,7 +59,7 @@ async def test_reads_all_results_as_whole_readings() -> None:
         serial="7150-1234567",
         firmware="01.23",
     )
-    key = f"7150-1234567|{first.taken_at.isoformat()}|{first.value} mg/dL"
+    key = f"7150-1234567|{first.taken_at.isoformat()}|{first.value} mg/dL B"
     expected = Reading(
         id=reading_id(device, key),
         kind=Kind.GLUCOSE,

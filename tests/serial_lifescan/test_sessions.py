@@ -81,7 +81,7 @@ async def test_ultra2_readings_whole(clock: FakeClock, sink: MemorySink) -> None
 
     assert [sink.readings[i] for i in sink.order] == [
         expected(
-            "ZW123456Y|2026-11-27T09:30:00|105",
+            "ZW123456Y|2026-11-27T09:30:00|105 preprandial comment:3",
             datetime(2026, 11, 27, 1, 28, tzinfo=UTC),  # 09:30 WITA, meter 2 min fast
             "2026-11-27T09:30:00",
             Glucose(105.0, "mg/dL", 105.0, "capillary_whole_blood", None, "preprandial"),
@@ -94,14 +94,16 @@ async def test_ultra2_readings_whole(clock: FakeClock, sink: MemorySink) -> None
                     sensor_status=frozenset({"parity_error"})),
         ),
         expected(
-            "ZW123456Y|2026-11-26T07:00:00|650",
+            "ZW123456Y|2026-11-26T07:00:00|650 postprandial",
             datetime(2026, 11, 25, 22, 58, tzinfo=UTC),
             "2026-11-26T07:00:00",
             Glucose(None, "mg/dL", 650.0, "capillary_whole_blood", None, "postprandial",
                     hi=True),
         ),
     ]
-    assert sink.cursors == {("lifescan:ZW123456Y", "records"): "ZW123456Y|2026-11-27T09:30:00|105"}
+    assert sink.cursors == {
+        ("lifescan:ZW123456Y", "records"): "ZW123456Y|2026-11-27T09:30:00|105 preprandial comment:3"
+    }
     assert ctx.status.readings_total == 3
     assert ctx.status.state == "idle"
 

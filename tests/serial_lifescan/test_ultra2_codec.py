@@ -103,7 +103,7 @@ def test_hi_lo_and_key_value() -> None:
     low = u2.decode_record(_line(b'P "FRI","11/27/26","09:30:00   ","  019 ","A","00", 00'))
     assert (low.hi, low.lo, low.meal) == (False, True, "postprandial")
     assert CONTROL.key_value == "C132"
-    assert RECORD.key_value == "105"
+    assert RECORD.key_value == "105 preprandial comment:3"
 
 
 def test_commands() -> None:

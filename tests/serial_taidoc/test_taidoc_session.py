@@ -67,7 +67,7 @@ async def test_glucose_readings_whole_object() -> None:
         model="TD-4277",
         serial="42770001",
     )
-    key = "42770001|2026-11-27T12:27:00|93 mg/dL"
+    key = "42770001|2026-11-27T12:27:00|93 mg/dL meal:40"
     expected = Reading(
         id=reading_id(device, key),
         kind=Kind.GLUCOSE,
