@@ -183,7 +183,10 @@ class SessionBinder:
         first_seen: datetime,
     ) -> Order:
         """Caller holds the lock; `_refusal` already passed (the time is known)."""
-        start = claim.claimed_at
+        # Device clocks stamp whole seconds (the BLE Date Time field has no fraction): a
+        # result taken in the second the resident pressed "Siap" carries that second, which
+        # is before the claim's exact instant.
+        start = claim.claimed_at.replace(microsecond=0)
         if reading.time_quality in (TimeQuality.SYNCED, TimeQuality.DEVICE_CLOCK):
             if reading.measured_at >= start:
                 return Order.AFTER

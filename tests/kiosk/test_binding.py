@@ -303,3 +303,17 @@ def test_a_bound_reading_was_never_taken_before_its_claim(steps: list[tuple[obje
             if out.bound:
                 assert holder is not None
                 assert at >= claimed_at[(holder, device)]  # type: ignore[operator]
+
+
+def test_a_result_stamped_in_the_second_of_the_claim_is_the_claimants() -> None:
+    """Device clocks stamp whole seconds: a result taken 0.4 s after "Siap" at 10:00:00.6
+    carries 10:00:01 or, truncated, 10:00:00 -- both are the resident's, not undecided."""
+    clock = FakeClock()
+    clock.advance(0.6)
+    binder = SessionBinder(clock)
+    binder.claim("bp", Kind.BLOOD_PRESSURE, subject("b"), timeout=TIMEOUT)
+    clock.advance(0.4)
+    stamped = clock.now.replace(second=0, microsecond=0)  # the claim's own second
+    out = binder.bind("bp", arriving(bp_reading(stamped, 121, 79), clock))
+    assert out.subject == subject("b")
+    assert binder.held_for(out.id) is None
