@@ -5,11 +5,15 @@ A session class is constructed once per connection with `SessionSettings` and dr
 return. It raises (a `drivers.errors.DeviceSessionError`) on failure; the gateway supervisor
 owns retries.
 
-Meters that list records newest-first (LifeScan, TaiDoc) share `NewestFirstCommitter`: records
-are committed in batches *without* moving the cursor while the transfer runs, and the cursor (the
-natural key of the newest record) moves only with the last batch. A cable pulled half-way thus
-keeps what was committed, and the next session reads on until it meets the cursor again; records
-committed twice get the same reading id and the outbox counts them as duplicates.
+Meters that list records newest-first (LifeScan, TaiDoc) share `NewestFirstCommitter`: it
+reads newest first down to the cursor (the natural key of the newest record committed before),
+holds the records, and when the dump ends commits them *oldest first* by measured time, in
+batches, moving the cursor only with the last batch. So a backlog reaches the outbox, and
+central, in measured-time order per device (issue 10 item 18). A cable pulled half-way commits
+nothing and moves no cursor: the meter still holds every record and the next session reads
+them again; a commit that fails between batches leaves the older ones stored and the cursor
+where it was, and the records committed twice get the same reading id (outbox duplicates).
+Nothing is acknowledged to a meter (clock set) before `finish` returns.
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ class NewestFirstCommitter:
         return False
 
     async def add(self, key: str, reading: Reading) -> None:
-        """Queue `reading` (committed in batches; the cursor moves only in `finish`)."""
+        """Hold `reading` until `finish` commits the dump oldest first."""
         moment = reading.measured_at
         if self._last_time is not None and moment > self._last_time:
             self._newest_first = False
@@ -118,8 +122,6 @@ class NewestFirstCommitter:
             self._newest = (moment, key)
         self.stats.seen += 1
         self._pending.append(reading)
-        if len(self._pending) >= self.batch:
-            await self._flush(None)
 
     async def offer(self, key: str, reading: Reading) -> bool:
         """`is_known` then `add`, judging the order with this record's time too.
@@ -134,20 +136,26 @@ class NewestFirstCommitter:
         return True
 
     async def finish(self) -> None:
-        """The dump ended (or met the cursor): commit the rest and move the cursor."""
+        """The dump ended (or met the cursor): commit it oldest first, then move the cursor."""
         newest_key = self._newest[1] if self._newest is not None else None
         cursor = (
             Cursor(self.device_id, newest_key, CURSOR_NAME)
             if newest_key is not None and newest_key != self.previous_key
             else None
         )
-        if self._pending or cursor is not None:
-            await self._flush(cursor)
-
-    async def _flush(self, cursor: Cursor | None) -> None:
-        readings: Sequence[Reading] = tuple(self._pending)
-        result: CommitResult = await self.ctx.sink.commit(readings, cursor=cursor)
+        # Oldest measured first; among equal times the one listed later (older in a
+        # newest-first memory) goes first. sorted() is stable, so reverse, then sort.
+        ordered = sorted(reversed(self._pending), key=lambda r: r.measured_at)
         self._pending.clear()
+        batches = [ordered[i : i + self.batch] for i in range(0, len(ordered), self.batch)]
+        for i, chunk in enumerate(batches):
+            await self._flush(chunk, cursor if i == len(batches) - 1 else None)
+        if not batches and cursor is not None:
+            await self._flush([], cursor)
+
+    async def _flush(self, chunk: Sequence[Reading], cursor: Cursor | None) -> None:
+        readings: Sequence[Reading] = tuple(chunk)
+        result: CommitResult = await self.ctx.sink.commit(readings, cursor=cursor)
         self.stats.stored += result.stored
         self.stats.duplicates += result.duplicates
         self.stats.batches += 1

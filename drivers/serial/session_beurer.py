@@ -1,7 +1,7 @@
 """One session with a Beurer BM58-family blood-pressure monitor (4800 8N1).
 
 wake (AA -> 55) -> device id (A4) -> record count (A2) -> every record (A3 i) -> commit the
-records newest first down to the cursor.
+records newer than the cursor, oldest first.
 
 The protocol has no checksum, no NAK and no clock command, so robustness comes from shape:
 short replies (wake, id, count) are read until the line is quiet and must have exactly the

@@ -3,9 +3,9 @@
 The host pokes the meter with EOT until it bids (ENQ), ACKs the bid, then ACKs every good
 frame and NAKs damaged ones until the meter sends EOT. The header record carries the meter's
 serial number and its clock at the moment of the transfer (the clock offset); result records
-follow. Results are committed newest first down to the newest one committed earlier (the
-cursor), in one go after EOT: the meter decides the pace, so nothing is committed from a
-transfer cut short.
+follow. The results newer than the newest one committed earlier (the cursor) are committed
+oldest first, after EOT: the meter decides the pace, so nothing is committed from a transfer
+cut short.
 
 Setting a Contour's clock needs the meter's command mode, whose handshake differs per model
 (PROTOCOLS.md 6.3 quirks); it is not implemented, so `set_clock` only logs.

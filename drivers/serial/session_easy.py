@@ -9,7 +9,7 @@ silence, an unexpected answer) the line is drained and the link is restarted wit
 exchange, which resets both bits on both sides, and the request is sent again.
 
 Order: DISC, version, serial, clock (offset measured once), unit, record count (record 501),
-records 0..count-1 (newest first, committed in batches, stopping at the cursor), clock set
+records 0..count-1 (newest first, stopping at the cursor; committed oldest first), clock set
 (option ``set_clock``) after the last commit, DISC.
 """
 

@@ -1,15 +1,15 @@
 """One session with a OneTouch Ultra 2 / Ultra: identify, read the clock, dump, commit.
 
 Order: ``DM?`` version, ``DM@`` serial, ``DMF`` clock (the offset is measured here, once),
-``DMP`` dump (its header carries the display unit, so ``DMSU?`` is not needed). Records are
-committed in batches while the dump streams; the clock is set (``DMT``, option ``set_clock``)
-only after the last commit, so every record of this session is corrected with the offset of the
-clock that stamped it.
+``DMP`` dump (its header carries the display unit, so ``DMSU?`` is not needed). The dump comes
+newest first and is read down to the cursor, then committed oldest first (`NewestFirstCommitter`);
+the clock is set (``DMT``, option ``set_clock``) only after the last commit, so every record of
+this session is corrected with the offset of the clock that stamped it.
 
 Each one-line question is retried (``settings.retries``) on a bad checksum, garbage or silence;
 before a retry the line is drained until quiet, so the rest of a garbled answer is not taken as
 the next one. A bad line inside the dump restarts the dump (the protocol cannot resend one line);
-records committed before it come again and are counted as duplicates.
+nothing of the broken attempt has been committed.
 """
 
 from __future__ import annotations

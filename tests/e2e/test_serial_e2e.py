@@ -171,8 +171,9 @@ async def test_onetouch_ultra2_cable_pulled_mid_dump_every_record_once(
     drift_s = 240.0  # the meter is four minutes fast
     meter_clock = DriftingClock(clock, drift_s=drift_s)
     records = ultra2_records(NOW_WITA + timedelta(seconds=drift_s) - timedelta(minutes=7), 12)
-    # Cut the line half-way through the 7th dump line: with batches of 4 the first 4 records
-    # are committed, 5 and 6 were received but not yet committed, the rest never came.
+    # Cut the line half-way through the 7th dump line: six records arrived, none is
+    # committed, because a newest-first dump is committed oldest first once it has all
+    # arrived (issue 10 item 18); the meter still holds them for the next session.
     before_dump = (
         len(ultra2.encode_version("P02.00.00 30/08/06"))
         + len(ultra2.encode_serial("ZW123456Y"))
@@ -204,7 +205,7 @@ async def test_onetouch_ultra2_cable_pulled_mid_dump_every_record_once(
             running_central(mosquitto.url, tmp_path / "central.db") as central,
             running_gateway(config, clock) as (gateway, task),
         ):
-            await pull_the_cable_mid_transfer_then_replug(gateway, meter, by_id, 4)
+            await pull_the_cable_mid_transfer_then_replug(gateway, meter, by_id, 0)
             await wait_for(lambda: outbox_settled(gateway, task, len(records)), 20, "all 12")
             # Later sessions stop at the cursor; nothing arrives twice.
             commands_so_far = len(meter.commands)

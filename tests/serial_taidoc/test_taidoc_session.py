@@ -198,7 +198,9 @@ async def test_full_memory() -> None:
     async with meter:
         await run_session(meter, "taidoc", sink)
     assert len(sink.readings) == 450
-    assert len(sink.commits) == 10  # nine batches of 50, then the cursor alone
+    # Nine batches of 50, oldest first, the cursor riding on the last one (issue 10 item 18).
+    assert len(sink.commits) == 9
+    assert [c is not None for _, c in sink.commits] == [False] * 8 + [True]
 
 
 @pytest.mark.parametrize(
