@@ -184,10 +184,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     for alarm in report["alarms"]:
         table.add_row("[red]ALARM[/]", f"[red]{alarm}[/]")
     for device in report["devices"]:
-        detail = device.get("last_error") or f"{device.get('readings_total', 0)} readings"
-        table.add_row(f"device {device['name']}", f"{device['state']} — {detail}")
+        table.add_row(f"device {device['name']}", f"{device['state']} — {_device_detail(device)}")
     console.print(table)
     return EXIT_OK
+
+
+def _device_detail(device: dict[str, Any]) -> str:
+    """The device's last error, or what it stored: a meter re-sends its whole memory every
+    session, so the records it sent count apart from the readings newly stored."""
+    if device.get("last_error"):
+        return str(device["last_error"])
+    detail = f"{device.get('readings_stored', 0)} readings stored"
+    resent = device.get("records_resent", 0)
+    return f"{detail}, {resent} re-sent from its memory (already stored)" if resent else detail
 
 
 # --- outbox drain ---------------------------------------------------------------------------

@@ -47,3 +47,13 @@ async def test_re_sent_memory_is_counted_apart_from_readings_stored(tmp_path: Pa
             await asyncio.gather(task, return_exceptions=True)
     finally:
         await air.aclose()
+
+
+def test_gempita_status_shows_readings_stored_not_records_received() -> None:
+    from gateway.cli import _device_detail
+
+    row = {"name": "bp", "state": "connected", "readings_total": 447, "readings_stored": 3,
+           "records_resent": 444, "last_error": None}
+    assert _device_detail(row) == "3 readings stored, 444 re-sent from its memory (already stored)"
+    assert _device_detail({**row, "records_resent": 0}) == "3 readings stored"
+    assert _device_detail({**row, "last_error": "no BlueZ"}) == "no BlueZ"
