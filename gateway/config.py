@@ -166,6 +166,36 @@ def _build_device(index: int, raw: Any) -> DeviceConfig:
     return DeviceConfig(options=types.MappingProxyType(dict(options)), **kwargs)
 
 
+def _zone_error(where: str, name: object) -> ConfigError | None:
+    import zoneinfo
+
+    if not isinstance(name, str) or not name:
+        return ConfigError(f"{where}: expected an IANA time zone name such as Asia/Makassar")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return ConfigError(f"{where}: unknown time zone {name!r}")
+    return None
+
+
+def with_site_timezone(
+    devices: tuple[DeviceConfig, ...], timezone: str
+) -> tuple[DeviceConfig, ...]:
+    """Each device's `options.site_tz` made explicit: its own override, else `timezone`.
+
+    One setting for the meters' wall clock: `gateway.timezone` (what the kiosk shows too), with
+    a per-device override for a meter set to another zone. Resolving it here, once, means the
+    BLE and serial runners read one option and never fall back to a zone of their own.
+    """
+    return tuple(
+        d if "site_tz" in d.options
+        else dataclasses.replace(
+            d, options=types.MappingProxyType({**d.options, "site_tz": timezone})
+        )
+        for d in devices
+    )
+
+
 def _validate(config: Config) -> None:
     g, o, m = config.gateway, config.outbox, config.mqtt
     if not g.id or not all(c.isalnum() or c in "-_" for c in g.id):
@@ -200,6 +230,11 @@ def _validate(config: Config) -> None:
         raise ConfigError("mqtt.cert_file and mqtt.key_file must be given together")
     if m.window < 1 or m.window > 60_000:
         raise ConfigError("mqtt.window: must be between 1 and 60000 (MQTT packet ids are 16-bit)")
+    for index, device in enumerate(config.devices):
+        if "site_tz" in device.options:
+            error = _zone_error(f"devices[{index}].options.site_tz", device.options["site_tz"])
+            if error is not None:
+                raise error
     names = [d.name for d in config.devices]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -221,7 +256,9 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
             )
     config = Config(**kwargs)
     _validate(config)
-    return config
+    return dataclasses.replace(
+        config, devices=with_site_timezone(config.devices, config.gateway.timezone)
+    )
 
 
 def load_config(path: str | Path) -> Config:

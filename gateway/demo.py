@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.config import parse_config
+from gateway.config import parse_config, with_site_timezone
 from gateway.errors import GatewayError
 from gateway.reading import Kind
 from simulators.ble.backend import Air
@@ -136,8 +136,11 @@ async def run_demo(args: argparse.Namespace) -> int:
         },
         source="demo",
     )
-    # The kiosk binds readings from these two devices to the resident on screen.
-    config = dataclasses.replace(config, devices=tuple(devices))
+    # The kiosk binds readings from these two devices to the resident on screen; their clocks
+    # are read in gateway.timezone, as a configured gateway's are.
+    config = dataclasses.replace(
+        config, devices=with_site_timezone(tuple(devices), config.gateway.timezone)
+    )
     rng = random.Random()  # noqa: S311 - simulated values, not secrets
 
     def request_measurement(kind: str) -> None:

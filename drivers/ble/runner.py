@@ -12,7 +12,9 @@ session, which commits through `ctx.sink`. Failures raise; the supervisor retrie
 - "connect_policy": a `ConnectPolicy` (tests shrink its timeouts and backoff).
 - "record": a path; the session's link traffic is written there as a capture (JSON Lines).
   An existing directory gets one file per session (`<device>-<UTC time>.jsonl`).
-- "site_tz": IANA zone of the device clocks (default Asia/Makassar, WITA).
+- "site_tz": IANA zone of the device clock. The config loader sets it from gateway.timezone
+  unless the device overrides it (gateway.config.with_site_timezone); Asia/Makassar (WITA)
+  only when a runner is built without a gateway config.
 - "passkey": for meters that show a PIN (only backends that take one; see drivers.ble.pair).
 - "bond": force bonding for a BP monitor; "write_clock": write 0x2A08 on a standard monitor.
 - "bp": `BpOptions`; "glucose": `GlucoseOptions`.

@@ -99,17 +99,22 @@ def demo_air(
 
 
 def demo_device_configs(
-    air: Air, *, capture_dir: Path | None = None, site_tz: str = "Asia/Makassar"
+    air: Air, *, capture_dir: Path | None = None, site_tz: str | None = None
 ) -> list[DeviceConfig]:
-    """Gateway DeviceConfigs for every meter in `air`, using the simulated backend."""
+    """Gateway DeviceConfigs for every meter in `air`, using the simulated backend.
+
+    Without `site_tz` the devices carry no zone of their own: a gateway gives them its
+    `gateway.timezone` (`gateway.config.with_site_timezone`).
+    """
     configs = []
     for peripheral in air.peripherals:
         options: dict[str, Any] = {
             "backend": air,
-            "site_tz": site_tz,
             "connect_policy": ConnectPolicy(scan_timeout_s=3.0, attempts=2, backoff_s=0.2),
             "bp": BpOptions(idle_timeout_s=2.0),
         }
+        if site_tz is not None:
+            options["site_tz"] = site_tz
         if isinstance(peripheral, AccuChekMeter):
             options["passkey"] = ACCU_CHEK_PASSKEY
         name = f"sim-{peripheral.name.lower().replace(' ', '-').replace('+', '-')}"

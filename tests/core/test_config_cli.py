@@ -43,6 +43,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             "[[devices]]\nname='a'\ntransport='ble'\n[[devices]]\nname='a'\ntransport='ble'\n",
             "name 'a' is used twice",
         ),
+        (
+            "[[devices]]\nname='a'\ntransport='serial'\noptions={site_tz='Asia/Bali'}\n",
+            "devices[0].options.site_tz: unknown time zone 'Asia/Bali'",
+        ),
         ("[gateway\n", "not valid TOML"),
         (
             "[kiosk]\nenabled = true\n[kiosk.settings]\nsite_nam = 'x'\n",
@@ -83,6 +87,27 @@ def test_example_config_in_repo_is_valid(tmp_path: Path) -> None:
     assert config.gateway.id == "gw-001"
     assert config.outbox.synchronous == "full"
     assert {d.transport for d in config.devices} == {"ble", "serial"}
+
+
+def test_devices_read_their_clocks_in_gateway_timezone_unless_overridden() -> None:
+    # Issue 10 item 20: one setting (gateway.timezone) with a per-device override.
+    config = parse_config(
+        {
+            "gateway": {"timezone": "Asia/Jakarta"},
+            "devices": [
+                {"name": "plain", "transport": "ble", "address": "00:00:00:00:00:01"},
+                {"name": "own", "transport": "serial", "options": {"site_tz": "Asia/Jayapura"}},
+            ],
+        }
+    )
+    plain, own = config.devices
+    assert plain.options["site_tz"] == "Asia/Jakarta"
+    assert own.options["site_tz"] == "Asia/Jayapura"
+    from drivers.ble.runner import BleRunner, make_runner
+
+    runner = make_runner(plain)
+    assert isinstance(runner, BleRunner)
+    assert runner.site_tz == "Asia/Jakarta"
 
 
 def test_defaults_are_sensible() -> None:
