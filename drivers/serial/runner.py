@@ -7,8 +7,9 @@ the path. A cable pulled mid-transfer surfaces as `LinkLostError` from the sessi
 
 Options (``[devices.<name>.options]``): ``set_clock`` (bool, default false: write the gateway's
 site-local time into the meter after the records are committed), ``site_tz`` (IANA zone the
-meter clock runs in, default ``Asia/Makassar``), ``timeout_s`` (per reply), ``retries`` (per
-request), ``batch`` (readings per commit while a memory dump streams).
+meter clock runs in: the gateway's ``gateway.timezone`` unless the device overrides it, filled
+in when the config is loaded; ``Asia/Makassar`` only without a gateway config), ``timeout_s``
+(per reply), ``retries`` (per request), ``batch`` (readings per commit while a memory dump streams).
 """
 
 from __future__ import annotations
