@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,11 @@ def _read_json(path: Path) -> Any:
 
 def _write_json(path: Path, body: Any) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body, indent=1, ensure_ascii=False), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(body, indent=1, ensure_ascii=False))
+        out.flush()
+        # Without it a power cut after the rename can leave an empty file, which stops start-up.
+        os.fsync(out.fileno())
     tmp.replace(path)  # atomic: a power cut leaves the old file or the new one
 
 
@@ -144,11 +149,16 @@ def with_paired_devices(config: Config) -> Config:
     saved = _read_json(_state_file(config, PAIRED_FILE))
     if not isinstance(saved, list):
         return config
+    path = _state_file(config, PAIRED_FILE)
     names = {d.name for d in config.devices}
     added = []
-    for entry in saved:
+    for n, entry in enumerate(saved):
         if not isinstance(entry, dict) or entry.get("name") in names:
             continue
+        if not all(isinstance(entry.get(key), str) for key in ("name", "address")):
+            raise ConfigError(
+                f"{path}: entry {n} needs a text name and address; fix it or move the file aside"
+            )
         added.append(
             DeviceConfig(
                 name=str(entry["name"]),

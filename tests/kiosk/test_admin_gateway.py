@@ -139,3 +139,18 @@ async def test_the_gateway_serves_broker_state_and_pairing_on_its_operator_page(
             await asyncio.gather(task, return_exceptions=True)
     finally:
         await air.aclose()
+
+
+def test_a_damaged_paired_devices_file_is_named_not_a_crash(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    from gateway.errors import ConfigError
+
+    (tmp_path / "gw").mkdir()
+    config = kiosk_config(tmp_path)
+    paired = tmp_path / "gw" / "paired-devices.json"
+    paired.write_text(json.dumps([{"name": "bp-1", "kind": "blood_pressure"}]))  # no address
+    with pytest.raises(ConfigError, match=r"paired-devices\.json: entry 0 needs"):
+        with_paired_devices(config)
