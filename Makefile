@@ -6,7 +6,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-PACKAGES := gateway drivers kiosk broker simulators central
+PACKAGES := core gateway drivers kiosk broker simulators central
 
 .PHONY: demo test lint typecheck pytest system-deps venv bench clean
 
@@ -17,6 +17,7 @@ test: system-deps $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict $(PACKAGES)

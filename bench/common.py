@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.reading import (
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,

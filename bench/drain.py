@@ -19,10 +19,10 @@ from pathlib import Path
 
 from bench.common import GATEWAY_ID, Result, load_average, make_readings, mosquitto, proc_status
 from bench.paho_baseline import paho_qos1_seconds
+from core.payload import encode_reading
+from core.reading import Reading
+from core.topics import topic_readings
 from gateway.outbox import Outbox
-from gateway.payload import encode_reading
-from gateway.publisher import topic_readings
-from gateway.reading import Reading
 
 REPO = Path(__file__).resolve().parent.parent
 RATIO_TARGET = 0.8

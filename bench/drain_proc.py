@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 from bench.common import GATEWAY_ID, proc_status
+from gateway.compose import build_gateway
 from gateway.config import parse_config
-from gateway.service import Gateway
 
 _POLL_S = 0.002  # the publisher's counters are read, not hooked: the gateway runs unmodified
 
@@ -33,7 +33,7 @@ async def drain(
             "mqtt": {"url": url, "window": window},
         }
     )
-    gateway = Gateway(config)
+    gateway = build_gateway(config)
     task = asyncio.create_task(gateway.run(), name="gateway")
     deadline = time.monotonic() + timeout_s
     try:

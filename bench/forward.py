@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bench.common import Result, load_average, make_readings, mosquitto
 from bench.instrumented import forwarding, split, wait_until
+from core.reading import Reading
 from gateway.outbox import Outbox
-from gateway.reading import Reading
 
 RATE_TARGET = 15_000.0
 

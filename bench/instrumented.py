@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.common import GATEWAY_ID
-from gateway.mqtt import BrokerSettings
+from core.mqtt import BrokerSettings
 from gateway.outbox import Outbox
 from gateway.outbox_store import PendingRow
 from gateway.publisher import Publisher, _Session

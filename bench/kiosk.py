@@ -41,9 +41,10 @@ import httpx
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from bench.common import Result, free_port, load_average, median, mosquitto
+from core.events import ReadingStored
+from core.reading import BloodPressure
+from gateway.compose import build_gateway
 from gateway.config import parse_config
-from gateway.events import ReadingStored
-from gateway.reading import BloodPressure
 from gateway.service import Gateway
 from kiosk.deps import KioskSettings
 from kiosk.privacy import generate_keypair
@@ -145,9 +146,9 @@ def _running_stack(tmp: Path, broker_url: str) -> Iterator[_Stack]:
     air.add(monitor)
     port = free_port()
     requested: list[float] = []
-    gateway = Gateway(
+    gateway = build_gateway(
         _config(tmp, broker_url, air, port),
-        measurement_hook=lambda _kind: requested.append(time.time()),
+        request_measurement=lambda _kind: requested.append(time.time()),
     )
     loop = asyncio.new_event_loop()
     stack = _Stack(loop, gateway, monitor, f"http://127.0.0.1:{port}", requested=requested)

@@ -21,8 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import GATEWAY_ID, Result, load_average, make_readings, mosquitto, percentile
 from bench.instrumented import forwarding
-from gateway.payload import encode_reading
-from gateway.publisher import topic_readings
+from core.payload import encode_reading
+from core.topics import topic_readings
 
 P50_TARGET_MS = 3.0
 P99_TARGET_MS = 15.0

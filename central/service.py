@@ -20,15 +20,15 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from central.store import CentralStore, Incoming
-from gateway.backoff import Backoff
-from gateway.errors import PayloadError, PublishError
-from gateway.mqtt import BrokerSettings, MqttConnection
-from gateway.payload import decode_reading
+from core.backoff import Backoff
+from core.errors import PayloadError, PublishError
+from core.mqtt import BrokerSettings, MqttConnection
+from core.payload import decode_reading
+from core.topics import READINGS_FILTER, encode_receipt, gateway_of, topic_receipts
 
 _LOGGER = logging.getLogger(__name__)
 
 SHARE_GROUP = "gempita-central"
-READINGS_FILTER = "gempita/v1/+/readings"
 RECEIPT_CHUNK = 500
 # A dead letter keeps the first bytes for a person to look at; the broker's message size cap
 # bounds it anyway, this bounds it here too.
@@ -184,10 +184,8 @@ class CentralService:
 
     @staticmethod
     def _incoming(msg: _Msg) -> Incoming:
-        parts = msg.topic.split("/")
-        topic_gateway = parts[2] if len(parts) == 4 else ""
         reading, data = decode_reading(msg.payload)
-        if reading.gateway_id != topic_gateway:
+        if reading.gateway_id != gateway_of(msg.topic):
             raise PayloadError("gateway_id does not match the topic's gateway")
         return Incoming(
             id=reading.id,
@@ -205,9 +203,5 @@ class CentralService:
         for gateway_id, ids in by_gateway.items():
             for start in range(0, len(ids), RECEIPT_CHUNK):
                 chunk = ids[start : start + RECEIPT_CHUNK]
-                body = {"schema": "gempita.receipt/1", "ids": chunk}
-                conn.publish(
-                    f"gempita/v1/{gateway_id}/receipts",
-                    json.dumps(body, separators=(",", ":")).encode(),
-                )
+                conn.publish(topic_receipts(gateway_id), encode_receipt(chunk))
                 self.stats.receipts_sent += len(chunk)

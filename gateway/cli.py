@@ -88,9 +88,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.record:
         config = with_ble_recording(config, Path(args.record))
     _setup_logging(args.log_level or config.gateway.log_level)
-    from gateway.service import Gateway
+    from gateway.compose import build_gateway
 
-    gateway = Gateway(config)
+    gateway = build_gateway(config)
     return run_async(_run_gateway(gateway))
 
 
@@ -211,9 +211,9 @@ def cmd_outbox_drain(args: argparse.Namespace) -> int:
 async def _drain(config: Any, timeout_s: float, until: str) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from gateway.compose import running_gateway
     from gateway.config import KioskSection
     from gateway.outbox_store import OutboxStore
-    from gateway.service import Gateway
 
     # Count before the publisher starts, so the bar covers everything this drain sends.
     store = OutboxStore(config.outbox_path, exclusive=False)
@@ -223,14 +223,9 @@ async def _drain(config: Any, timeout_s: float, until: str) -> int:
     finally:
         store.close()
     total = first.pending + (first.published if until == "confirmed" else 0)
-    gateway = Gateway(dataclasses.replace(config, devices=(), kiosk=KioskSection()))
-    task = asyncio.create_task(gateway.run(), name="gateway")
+    drain_only = dataclasses.replace(config, devices=(), kiosk=KioskSection())
     deadline = time.monotonic() + timeout_s
-    try:
-        while not gateway.ready.is_set():
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
+    async with running_gateway(drain_only) as gateway:
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -251,14 +246,9 @@ async def _drain(config: Any, timeout_s: float, until: str) -> int:
                         file=sys.stderr,
                     )
                     return EXIT_FAIL
-                if task.done():
-                    task.result()
                 await asyncio.sleep(0.2)
-        print(f"drained: {total} readings {until}")
-        return EXIT_OK
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    print(f"drained: {total} readings {until}")
+    return EXIT_OK
 
 
 # --- central --------------------------------------------------------------------------------
@@ -292,7 +282,7 @@ def print_reading(payload: dict[str, Any]) -> None:
 async def _central(args: argparse.Namespace) -> int:
     from central.service import CentralService
     from central.store import CentralStore
-    from gateway.mqtt import BrokerSettings
+    from core.mqtt import BrokerSettings
 
     store = CentralStore(args.db)
     settings = BrokerSettings(

@@ -105,16 +105,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace, config: Any) -> int:
-    from gateway.service import Gateway
+    from gateway.compose import running_gateway
     from simulators.ble.replay import replay_capture
 
-    gateway = Gateway(config)
-    task = asyncio.create_task(gateway.run(), name="gateway")
-    try:
-        while not gateway.ready.is_set():
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
+    async with running_gateway(config) as gateway:
         try:
             result = await replay_capture(
                 Path(args.capture),
@@ -147,8 +141,6 @@ async def _replay(args: argparse.Namespace, config: Any) -> int:
                     f"{config.mqtt.url} within {args.timeout:.0f} s ({error})",
                     EXIT_FAIL,
                 )
-            if task.done():
-                task.result()
             await asyncio.sleep(0.05)
         for reading in result.readings:
             print(
@@ -162,9 +154,6 @@ async def _replay(args: argparse.Namespace, config: Any) -> int:
             )
         print(f"all {len(ids)} readings acknowledged by the broker (PUBACK)", flush=True)
         return EXIT_OK
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 # --- devices --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.devices import DeviceConfig
+from core.devices import DeviceConfig
 from gateway.errors import ConfigError
 
 

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.reading import Kind
 from gateway.config import parse_config, with_site_timezone
 from gateway.errors import GatewayError
-from gateway.reading import Kind
 from simulators.ble.backend import Air
 from simulators.ble.cli import demo_air, demo_device_configs
 from simulators.ble.resident import take_measurement
@@ -89,9 +89,9 @@ def _prepare_state(directory: str) -> Path:
 async def run_demo(args: argparse.Namespace) -> int:
     from central.service import CentralService
     from central.store import CentralStore
+    from core.mqtt import BrokerSettings
     from gateway.cli import print_reading
-    from gateway.mqtt import BrokerSettings
-    from gateway.service import Gateway
+    from gateway.compose import build_gateway
 
     state = _prepare_state(args.state_dir)
     proc, url = await _start_mosquitto(state)
@@ -146,7 +146,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     def request_measurement(kind: str) -> None:
         take_measurement(air, Kind(kind), rng)
 
-    gateway = Gateway(config, measurement_hook=request_measurement)
+    gateway = build_gateway(config, request_measurement=request_measurement)
     print(f"kiosk:   http://127.0.0.1:{args.kiosk_port}/", flush=True)
     print(f"kader:   http://127.0.0.1:{args.kiosk_port}/kader  (kader01, PIN 1234)", flush=True)
     print(f"admin:   http://127.0.0.1:{args.kiosk_port}/admin  (password demo-admin)", flush=True)

@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.devices import DeviceConfig
 from gateway.config import Config
-from gateway.devices import DeviceConfig
 from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from gateway.service import Gateway
+    from kiosk.binding import SessionBinder
     from kiosk.deps import KioskSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,10 +93,32 @@ def kiosk_settings(config: Config) -> KioskSettings:
         raise ConfigError(f"kiosk.settings: {exc}") from exc
 
 
-def make_binder(gateway_clock: Any) -> Any:
+@dataclasses.dataclass(frozen=True, slots=True)
+class KioskHost:
+    """The kiosk as a gateway hosts it: its binder, its settings, and its web server."""
+
+    config: Config  # the gateway's config, with the meters paired from the operator page
+    settings: KioskSettings
+    binder: SessionBinder
+    # Asks a device to measure now (simulators in the demo; real monitors ignore it).
+    request_measurement: Callable[[str], None] | None = None
+
+    async def serve(self, gateway: Gateway) -> None:
+        await serve_kiosk(self, gateway)
+
+
+def kiosk_host(
+    config: Config,
+    wall_clock: Callable[[], datetime],
+    request_measurement: Callable[[str], None] | None = None,
+) -> KioskHost:
+    """Checked now, so a bad kiosk setting stops `gempita run` before anything starts."""
     from kiosk.binding import SessionBinder
 
-    return SessionBinder(gateway_clock)
+    config = with_paired_devices(config)
+    return KioskHost(
+        config, kiosk_settings(config), SessionBinder(wall_clock), request_measurement
+    )
 
 
 # --- what the operator changed on the page, kept across restarts ---------------------------
@@ -329,22 +354,20 @@ def _pairing(gateway: Gateway) -> BlePairing:
     return BlePairing(assign_simulated, scanner_backend=scanner, client_backend=client)
 
 
-def _build_app(gateway: Gateway) -> Any:
+def _build_app(host: KioskHost, gateway: Gateway) -> Any:
     from kiosk.app import create_app
-    from kiosk.binding import SessionBinder
     from kiosk.deps import KioskDeps
 
-    binder = gateway.binder
-    if not isinstance(binder, SessionBinder):
+    if gateway.binder is not host.binder:
         raise ConfigError("kiosk: the gateway was started without the kiosk's binder")
 
     deps = KioskDeps(
-        settings=gateway.kiosk_settings,
-        binder=binder,
+        settings=host.settings,
+        binder=host.binder,
         events=gateway.events,
         sync_state=lambda: dict(gateway.status_snapshot()["outbox"]),
         device_status=lambda: [d.as_dict() for d in gateway.devices.values()],
-        request_measurement=gateway.measurement_hook,
+        request_measurement=host.request_measurement,
         # Read-only, on the outbox's DB thread: the kader pages' stored/sent/confirmed.
         reading_states=gateway.outbox.states,
         pairing=_pairing(gateway),
@@ -357,7 +380,7 @@ def _build_app(gateway: Gateway) -> Any:
     return create_app(deps)
 
 
-async def serve_kiosk(gateway: Gateway) -> None:
+async def serve_kiosk(host: KioskHost, gateway: Gateway) -> None:
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -366,7 +389,7 @@ async def serve_kiosk(gateway: Gateway) -> None:
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    app = _build_app(gateway)
+    app = _build_app(host, gateway)
     kiosk = gateway.config.kiosk
     server = _Server(
         uvicorn.Config(

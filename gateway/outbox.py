@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.payload import encode_payload, to_payload
+from core.reading import Reading
+from core.sink import CommitResult, Cursor
 from gateway.errors import (
     OutboxClosedError,
     OutboxError,
@@ -37,9 +40,6 @@ from gateway.outbox_store import (
     StoreOutcome,
     StoreRequest,
 )
-from gateway.payload import encode_payload, to_payload
-from gateway.reading import Reading
-from gateway.sink import CommitResult, Cursor
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -85,7 +85,7 @@ class Alarms:
 
 
 class Outbox:
-    """Async facade over `OutboxStore`; implements `gateway.sink.ReadingSink`."""
+    """Async facade over `OutboxStore`; implements `core.sink.ReadingSink`."""
 
     def __init__(
         self,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.events import EventBus, ReadingStored
+from core.events import EventBus, ReadingStored
+from core.reading import Reading
+from core.sink import Binder, CommitResult, Cursor
 from gateway.outbox import Outbox
-from gateway.reading import Reading
-from gateway.sink import Binder, CommitResult, Cursor
 
 
 class DeviceSink:

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import paho.mqtt.client as paho
 
+from core.backoff import Backoff
+from core.errors import PayloadError, PublishError
+from core.mqtt import BrokerSettings, MqttConnection
+from core.topics import parse_receipt, topic_readings, topic_receipts, topic_status
 from gateway import __version__
-from gateway.backoff import Backoff
-from gateway.errors import GatewayError, OutboxError, PayloadError, PublishError
-from gateway.mqtt import BrokerSettings, MqttConnection
+from gateway.errors import GatewayError, OutboxError
 from gateway.outbox import Outbox
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,35 +37,6 @@ NO_MATCHING_SUBSCRIBERS = 0x10
 # one JSON text, parsed, then encoded: 250 rows peaked 1.3 MB higher than 100, at the same
 # drain rate.
 FETCH_ROWS = 100
-SCHEMA_RECEIPT = "gempita.receipt/1"
-
-
-def topic_readings(gateway_id: str) -> str:
-    return f"gempita/v1/{gateway_id}/readings"
-
-
-def topic_status(gateway_id: str) -> str:
-    return f"gempita/v1/{gateway_id}/status"
-
-
-def topic_receipts(gateway_id: str) -> str:
-    return f"gempita/v1/{gateway_id}/receipts"
-
-
-def parse_receipt(payload: bytes | bytearray) -> list[str]:
-    """Reading ids from a `gempita.receipt/1` payload, or PayloadError; never anything else.
-
-    orjson, not json: it stops nesting at 1,024 levels with a decode error, where json.loads
-    raised RecursionError (which escaped every handler and wedged the connection).
-    """
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"receipt is not UTF-8 JSON ({exc})") from exc
-    ids = data.get("ids") if isinstance(data, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise PayloadError("receipt ids must be a list of strings")
-    return ids
 
 
 @dataclass(slots=True)

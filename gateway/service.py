@@ -1,4 +1,4 @@
-"""The running gateway: outbox, publisher, device supervisors, kiosk, status and systemd.
+"""The running gateway: outbox, publisher, device supervisors, status and systemd.
 
 `Gateway.run()` owns every task in one TaskGroup; cancelling it (SIGTERM, Ctrl-C) stops the
 devices first, lets the outbox commit what it was handed, then says "offline" to the broker.
@@ -13,23 +13,24 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.backoff import Backoff
+from core.clock import utc_now
+from core.devices import DeviceConfig, DeviceStatus, RunnerFactory
+from core.events import EventBus
+from core.mqtt import BrokerSettings
+from core.sink import Binder
 from gateway import __version__
-from gateway.backoff import Backoff
 from gateway.config import Config
-from gateway.devices import DeviceConfig, DeviceStatus, RunnerFactory
 from gateway.errors import OutboxError
-from gateway.events import EventBus
-from gateway.mqtt import BrokerSettings
 from gateway.outbox import Outbox
 from gateway.pipeline import DeviceSink
 from gateway.publisher import Publisher
 from gateway.sdnotify import Notifier
-from gateway.sink import Binder
 from gateway.supervisor import DeviceSupervisor
 
 _LOGGER = logging.getLogger(__name__)
@@ -77,35 +78,33 @@ def broker_settings(config: Config) -> BrokerSettings:
     )
 
 
+# What a gateway can host beside its own tasks (the kiosk's web server): a coroutine function
+# given the running gateway, started in its TaskGroup under the mapping's name.
+HostedTask = Callable[["Gateway"], Coroutine[Any, Any, None]]
+
+
 class Gateway:
+    """The service. It knows nothing of the kiosk or the simulators: the composition root
+    (`gateway/cli/`) hands it a binder, the extra transports and what it hosts."""
+
     def __init__(
         self,
         config: Config,
         *,
         binder: Binder | None = None,
         factories: Mapping[str, RunnerFactory] | None = None,
+        hosted: Mapping[str, HostedTask] | None = None,
         notifier: Notifier | None = None,
         maintenance_interval_s: float = 30.0,
         status_file_interval_s: float = 2.0,
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        measurement_hook: Callable[[str], None] | None = None,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
-        self.kiosk_settings: Any = None  # kiosk.deps.KioskSettings when the kiosk is enabled
-        if config.kiosk.enabled:
-            # Checked now, so a bad kiosk setting stops `gempita run` before anything starts.
-            from gateway.kiosk_host import kiosk_settings, make_binder, with_paired_devices
-
-            # Meters paired from the operator page since the config file was written.
-            self.config = config = with_paired_devices(config)
-            self.kiosk_settings = kiosk_settings(config)
-            binder = binder or make_binder(wall_clock)
-        # Asks a device to measure now (simulators in the demo; real monitors ignore it).
-        self.measurement_hook = measurement_hook
         self.events = EventBus()
         self.binder = binder
         self.notifier = notifier or Notifier()
         self._factories = factories
+        self._hosted = dict(hosted or {})
         self._maintenance_interval_s = maintenance_interval_s
         self._status_file_interval_s = status_file_interval_s
         self._clock = wall_clock
@@ -231,11 +230,6 @@ class Gateway:
             self.notifier.notify("WATCHDOG=1")
             await asyncio.sleep(interval)
 
-    async def _serve_kiosk(self) -> None:
-        from gateway.kiosk_host import serve_kiosk  # imported lazily: FastAPI is heavy
-
-        await serve_kiosk(self)
-
     def _start_device(self, device: DeviceConfig) -> None:
         if self._group is None:
             raise RuntimeError("devices start inside Gateway.run()")
@@ -274,8 +268,8 @@ class Gateway:
                 self._group = group
                 for device in self.config.devices:
                     self._start_device(device)
-                if self.config.kiosk.enabled:
-                    group.create_task(self._serve_kiosk(), name="kiosk")
+                for name, hosted in self._hosted.items():
+                    group.create_task(hosted(self), name=name)
                 group.create_task(self._status_files(), name="status-file")
                 interval = self.notifier.watchdog_interval_s()
                 if interval:

@@ -12,14 +12,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from core.backoff import Backoff
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus, RunnerFactory
+from core.events import DeviceState, EventBus
+from core.reading import Reading
+from core.sink import CommitResult, Cursor, ReadingSink
 from drivers.errors import DeviceUnavailableError, DriverError
-from gateway.backoff import Backoff
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus, RunnerFactory
-from gateway.devices import runner_factory as default_runner_factory
 from gateway.errors import GatewayError
-from gateway.events import DeviceState, EventBus
-from gateway.reading import Reading
-from gateway.sink import CommitResult, Cursor, ReadingSink
+from gateway.transports import runner_factory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ class DeviceSupervisor:
     async def run(self) -> None:
         name = self.config.name
         try:
-            factory = self._factories.get(self.config.transport) or default_runner_factory(
-                self.config.transport
-            )
+            factory = runner_factory(self.config.transport, self._factories)
             runner = factory(self.config)
         except (ImportError, ValueError, DriverError, GatewayError) as exc:
             self.status.last_error = f"cannot start driver: {exc}"

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.reading import Glucose, Kind, Reading, Subject, TimeQuality
+from core.reading import Glucose, Kind, Reading, Subject, TimeQuality
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Order(enum.Enum):
 
 
 class SessionBinder:
-    """Implements gateway.sink.Binder for kiosk and kader sessions. Thread-safe."""
+    """Implements core.sink.Binder for kiosk and kader sessions. Thread-safe."""
 
     def __init__(
         self, clock: Callable[[], datetime], *, skew_grace: timedelta = timedelta(minutes=2)

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from gateway.reading import Kind
+from core.reading import Kind
 from kiosk.consent import CONSENT
 from kiosk.deps import KioskDeps, KioskSettings
 from kiosk.i18n import LANGUAGE_NAMES, text

@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.events import EventBus
-from gateway.reading import utc_now
+from core.clock import utc_now
+from core.events import EventBus
 from kiosk.binding import SessionBinder
 from kiosk.pairing import Pairing
 

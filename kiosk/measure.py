@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from gateway.events import CuffPressure, Event, ReadingStored
-from gateway.reading import Kind, Reading, Subject
+from core.events import CuffPressure, Event, ReadingStored
+from core.reading import Kind, Reading, Subject
 from kiosk.binding import SessionBinder
 
 _LOGGER = logging.getLogger(__name__)

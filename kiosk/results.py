@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 
-from gateway.reading import BloodPressure, Glucose
+from core.reading import BloodPressure, Glucose
 from kiosk.classify import Assessment, classify_bp, classify_glucose, whole
 from kiosk.deps import KioskSettings
 from kiosk.i18n import text

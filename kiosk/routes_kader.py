@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.reading import Kind, Subject
+from core.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redirect, take_flash
 from kiosk.i18n import text

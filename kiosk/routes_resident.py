@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
-from gateway.reading import Kind, Subject
+from core.reading import Kind, Subject
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, flash_redirect, form_fields, redirect, take_flash
 from kiosk.deps import KioskSettings

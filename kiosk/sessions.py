@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from gateway.reading import Subject
+from core.reading import Subject
 from kiosk.security import new_token
 
 

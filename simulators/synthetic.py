@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from gateway.devices import DeviceConfig, DeviceContext
-from gateway.reading import (
+from core.devices import DeviceConfig, DeviceContext
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,
@@ -26,7 +26,7 @@ from gateway.reading import (
     Transport,
     reading_id,
 )
-from gateway.sink import Cursor
+from core.sink import Cursor
 
 _LOGGER = logging.getLogger(__name__)
 CURSOR = "records"

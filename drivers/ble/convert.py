@@ -1,4 +1,4 @@
-"""From decoded BLE measurements to the gateway's value types (`gateway.reading`).
+"""From decoded BLE measurements to the gateway's value types (`core.reading`).
 
 Units and rounding (chosen here, used everywhere):
 - kPa -> mmHg: × 7.50062, rounded to 1 decimal, half up. mmHg values are passed through
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from core.reading import BloodPressure, Glucose
 from drivers.ble.bp import USER_ID_UNKNOWN, BloodPressureMeasurement, PressureUnit
 from drivers.ble.glucose import (
     SAMPLE_LOCATION_NOT_AVAILABLE,
@@ -41,7 +42,6 @@ from drivers.ble.glucose import (
 from drivers.ble.ieee11073 import Numeric
 from drivers.ble.quirks import Quirk, meal_name
 from drivers.errors import UsageError
-from gateway.reading import BloodPressure, Glucose
 
 MMHG_PER_KPA = Decimal("7.50062")
 MGDL_PER_MMOLL = Decimal("18.016")

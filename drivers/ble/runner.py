@@ -1,6 +1,6 @@
 """The BLE device runner: one `run_once` = one connection session with one meter.
 
-`make_runner(config)` is what the gateway's supervisor calls (RUNNER_FACTORIES["ble"]). A
+`make_runner(config)` is what the gateway's supervisor calls (gateway/transports.py). A
 session: find and connect the device, pick the profile (config.kind, else the services it
 exposes: 0x1810 blood pressure, 0x1808 glucose), bond where the profile or quirk needs it, read
 DIS for the identity, match the quirk family (or use config.quirk), then run the BP or glucose
@@ -29,6 +29,9 @@ from typing import Any
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
 
+from core.devices import DeviceConfig, DeviceContext, DeviceRunner
+from core.events import DeviceState
+from core.reading import DeviceIdentity, Kind, Transport
 from drivers.ble import uuids
 from drivers.ble.dis import DeviceInformation, decode_dis_string
 from drivers.ble.link import BleLink, ConnectPolicy, open_link
@@ -38,9 +41,6 @@ from drivers.ble.session_bp import BpOptions, BpSession
 from drivers.ble.session_glucose import GlucoseOptions, GlucoseSession
 from drivers.ble.time_correction import DEFAULT_SITE_TZ, TimeCorrector
 from drivers.errors import DeviceSessionError, UsageError
-from gateway.devices import DeviceConfig, DeviceContext, DeviceRunner
-from gateway.events import DeviceState
-from gateway.reading import DeviceIdentity, Kind, Transport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class BleRunner:
         ctx.status.last_seen = ctx.clock()
         if self.record_path is not None:
             # Imported only when asked for: recording is a field-debugging tool.
-            from simulators.ble.capture import CaptureRecorder
+            from drivers.ble.capture import CaptureRecorder
 
             path = self.record_path
             if path.is_dir():
@@ -249,7 +249,7 @@ class BleRunner:
 
 
 def make_runner(config: DeviceConfig) -> DeviceRunner:
-    """Runner factory for RUNNER_FACTORIES["ble"]."""
+    """Runner factory for the "ble" transport (gateway/transports.py)."""
     if config.transport != "ble":
         raise UsageError(f"{config.name}: transport {config.transport!r} is not ble")
     return BleRunner(config)

@@ -15,10 +15,10 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
+from core.reading import Kind
 from drivers.ble import uuids
 from drivers.ble.link import bluetooth_errors
 from drivers.ble.quirks import match_quirk
-from gateway.reading import Kind
 
 _LOGGER = logging.getLogger(__name__)
 

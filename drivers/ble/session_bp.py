@@ -17,6 +17,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.devices import DeviceContext
+from core.events import CuffPressure
+from core.reading import DeviceIdentity, Kind, Reading, reading_id, values_fingerprint
 from drivers.ble import uuids
 from drivers.ble.bp import (
     BloodPressureMeasurement,
@@ -30,9 +33,6 @@ from drivers.ble.link import BleLink, wait_any
 from drivers.ble.quirks import Quirk
 from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DecodeError
-from gateway.devices import DeviceContext
-from gateway.events import CuffPressure
-from gateway.reading import DeviceIdentity, Kind, Reading, reading_id, values_fingerprint
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -21,6 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.devices import DeviceContext
+from core.reading import DeviceIdentity, Kind, Reading, reading_id
+from core.sink import Cursor
 from drivers.ble import uuids
 from drivers.ble.convert import glucose_values
 from drivers.ble.datetime_codec import decode_current_time, decode_date_time
@@ -55,9 +58,6 @@ from drivers.ble.racp import (
 )
 from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DecodeError, DeviceSessionError
-from gateway.devices import DeviceContext
-from gateway.reading import DeviceIdentity, Kind, Reading, reading_id
-from gateway.sink import Cursor
 
 _LOGGER = logging.getLogger(__name__)
 

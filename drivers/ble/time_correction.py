@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.reading import TimeQuality
 from drivers.errors import UsageError
-from gateway.reading import TimeQuality
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -162,6 +162,13 @@ def normalize_uuid(value: int | str) -> str:
     return value.strip().lower()
 
 
+def short_uuid(uuid: str) -> str:
+    """"2a35" for SIG base UUIDs, the full UUID otherwise (the capture format's spelling)."""
+    full = normalize_uuid(uuid)
+    base = _FULL_RE.match(full)
+    return base.group(1) if base else full
+
+
 def resolve(text: str) -> int:
     """A characteristic or service given by name, alias, short hex or full UUID -> 16-bit number.
 

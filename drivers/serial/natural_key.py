@@ -1,6 +1,6 @@
 """The stable key of one meter record: meter serial + record index or time + value.
 
-`gateway.reading.reading_id(device, key)` turns this key into the reading id, so the same record
+`core.reading.reading_id(device, key)` turns this key into the reading id, so the same record
 read twice (a retry after a pulled cable, a second kiosk session) gets the same id and the outbox
 and central drop the copy. The key uses only what the meter itself says, never gateway time.
 LifeScan meters number records newest-first, so their index moves with every new test: those

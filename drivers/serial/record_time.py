@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.reading import TimeQuality
 from drivers.serial.device_time import corrected_utc, local_to_utc
-from gateway.reading import TimeQuality
 
 SYNC_TOLERANCE_S = 120.0
 

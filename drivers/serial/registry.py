@@ -50,7 +50,7 @@ class UsbId:
 @dataclass(frozen=True, slots=True)
 class SerialProtocol:
     name: str
-    kind: str  # "glucose" | "blood_pressure" (gateway.reading.Kind values)
+    kind: str  # "glucose" | "blood_pressure" (core.reading.Kind values)
     session: str  # "module:attribute" of a `SessionFactory` (usually the session class)
     stream_decoder: str  # "module:attribute" of a `StreamDecoder`
     line: LineSettings

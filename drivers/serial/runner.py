@@ -23,6 +23,7 @@ from typing import Any
 
 from serial.tools import list_ports
 
+from core.devices import DeviceConfig, DeviceContext
 from drivers.errors import UsageError
 from drivers.serial import registry
 from drivers.serial.device_time import DEFAULT_SITE_TZ, site_zone
@@ -30,7 +31,6 @@ from drivers.serial.errors import PortMissingError
 from drivers.serial.link import PortOpener, open_link
 from drivers.serial.registry import SerialProtocol, UsbId
 from drivers.serial.session_base import DEFAULT_BATCH, SessionSettings, publish_state
-from gateway.devices import DeviceConfig, DeviceContext
 
 _LOGGER = logging.getLogger(__name__)
 

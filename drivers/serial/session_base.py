@@ -25,9 +25,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from drivers.serial.device_time import DEFAULT_SITE_TZ, clock_offset_s, corrected_utc, site_zone
-from gateway.events import DeviceState
-from gateway.reading import (
+from core.events import DeviceState
+from core.reading import (
     DeviceIdentity,
     Glucose,
     Kind,
@@ -35,12 +34,13 @@ from gateway.reading import (
     TimeQuality,
     reading_id,
 )
-from gateway.sink import CommitResult, Cursor
+from core.sink import CommitResult, Cursor
+from drivers.serial.device_time import DEFAULT_SITE_TZ, clock_offset_s, corrected_utc, site_zone
 
 if TYPE_CHECKING:
     # Only for annotations: looking a protocol up must not import pyserial.
+    from core.devices import DeviceContext, DeviceStatus
     from drivers.serial.link import SerialLink
-    from gateway.devices import DeviceContext, DeviceStatus
 
 _LOGGER = logging.getLogger(__name__)
 

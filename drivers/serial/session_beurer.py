@@ -23,17 +23,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from core.reading import BloodPressure, DeviceIdentity, Kind, Reading, Transport, reading_id
 from drivers.errors import DecodeError
 from drivers.serial import beurer_bm58 as bm58
 from drivers.serial.errors import LinkTimeoutError, MeterProtocolError
 from drivers.serial.natural_key import natural_key
 from drivers.serial.record_time import record_time
 from drivers.serial.session_base import NewestFirstCommitter, SessionSettings, publish_state
-from gateway.reading import BloodPressure, DeviceIdentity, Kind, Reading, Transport, reading_id
 
 if TYPE_CHECKING:
+    from core.devices import DeviceContext
     from drivers.serial.link import SerialLink
-    from gateway.devices import DeviceContext
 
 _LOGGER = logging.getLogger(__name__)
 

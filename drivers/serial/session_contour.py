@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.reading import DeviceIdentity, Glucose, Kind, Reading, Transport, reading_id
 from drivers.errors import DecodeError
 from drivers.serial import astm, contour
 from drivers.serial.device_time import clock_offset_s
@@ -25,11 +26,10 @@ from drivers.serial.errors import LinkTimeoutError, MeterProtocolError
 from drivers.serial.natural_key import natural_key
 from drivers.serial.record_time import record_time
 from drivers.serial.session_base import NewestFirstCommitter, SessionSettings, publish_state
-from gateway.reading import DeviceIdentity, Glucose, Kind, Reading, Transport, reading_id
 
 if TYPE_CHECKING:
+    from core.devices import DeviceContext
     from drivers.serial.link import SerialLink
-    from gateway.devices import DeviceContext
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -19,6 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from core.devices import DeviceContext
+from core.reading import DeviceIdentity, Transport
 from drivers.errors import DecodeError
 from drivers.serial import onetouch_easy as easy
 from drivers.serial.device_time import utc_to_local
@@ -33,8 +35,6 @@ from drivers.serial.session_base import (
     glucose_values,
     publish_state,
 )
-from gateway.devices import DeviceContext
-from gateway.reading import DeviceIdentity, Transport
 
 _LOGGER = logging.getLogger(__name__)
 

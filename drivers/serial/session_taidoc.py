@@ -16,14 +16,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from drivers.errors import DecodeError
-from drivers.serial import taidoc
-from drivers.serial.device_time import clock_offset_s, utc_to_local
-from drivers.serial.errors import LinkTimeoutError, MeterProtocolError
-from drivers.serial.natural_key import natural_key
-from drivers.serial.record_time import record_time
-from drivers.serial.session_base import NewestFirstCommitter, SessionSettings, publish_state
-from gateway.reading import (
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,
@@ -32,10 +25,17 @@ from gateway.reading import (
     Transport,
     reading_id,
 )
+from drivers.errors import DecodeError
+from drivers.serial import taidoc
+from drivers.serial.device_time import clock_offset_s, utc_to_local
+from drivers.serial.errors import LinkTimeoutError, MeterProtocolError
+from drivers.serial.natural_key import natural_key
+from drivers.serial.record_time import record_time
+from drivers.serial.session_base import NewestFirstCommitter, SessionSettings, publish_state
 
 if TYPE_CHECKING:
+    from core.devices import DeviceContext
     from drivers.serial.link import SerialLink
-    from gateway.devices import DeviceContext
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from core.devices import DeviceContext
+from core.reading import DeviceIdentity, Glucose, Transport
 from drivers.errors import DecodeError
 from drivers.serial import onetouch_ultra2 as ultra2
 from drivers.serial.device_time import utc_to_local
@@ -32,8 +34,6 @@ from drivers.serial.session_base import (
     glucose_values,
     publish_state,
 )
-from gateway.devices import DeviceContext
-from gateway.reading import DeviceIdentity, Glucose, Transport
 
 _LOGGER = logging.getLogger(__name__)
 

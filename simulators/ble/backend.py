@@ -27,7 +27,7 @@ from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 from bleak.uuids import normalize_uuid_16
 
-from gateway.tasks import cancel_and_wait
+from core.tasks import cancel_and_wait
 from simulators.ble.peripheral import CentralLink, GattPeripheral
 
 _LOGGER = logging.getLogger(__name__)

@@ -40,14 +40,6 @@ def uuid_of(short_or_full: str | int) -> str:
     return normalize_uuid_str(short_or_full)
 
 
-def short_uuid(uuid: str) -> str:
-    """"2a35" for SIG base UUIDs, the full UUID otherwise (the capture format's spelling)."""
-    full = uuid_of(uuid)
-    if full.startswith("0000") and full.endswith("-0000-1000-8000-00805f9b34fb"):
-        return full[4:8]
-    return full
-
-
 @dataclass(slots=True)
 class Characteristic:
     uuid: str

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus
-from gateway.events import EventBus
-from gateway.reading import Reading
-from gateway.sink import CommitResult, Cursor, ReadingSink
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus
+from core.events import EventBus
+from core.reading import Reading
+from core.sink import CommitResult, Cursor, ReadingSink
+from drivers.ble.capture import Capture, CaptureEvent, read_capture
 from simulators.ble.backend import Air
-from simulators.ble.capture import Capture, CaptureEvent, read_capture
 from simulators.ble.peripheral import Characteristic, GattPeripheral, Service, uuid_of
 
 _LOGGER = logging.getLogger(__name__)

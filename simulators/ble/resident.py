@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from gateway.reading import Kind
+from core.reading import Kind
 from simulators.ble.backend import Air
 from simulators.ble.devices import BpMonitor, BpRecord, GlucoseMeter, glucose_record
 

@@ -24,9 +24,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from core.clock import utc_now
 from drivers.serial import astm, contour
 from drivers.serial.device_time import DEFAULT_SITE_TZ, site_zone, utc_to_local
-from gateway.reading import utc_now
 from simulators.serial.pty import PtyFaults, PtyMeter
 
 _MAX_TRIES = 6

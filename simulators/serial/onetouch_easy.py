@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from core.clock import utc_now
 from drivers.errors import DecodeError
 from drivers.serial import onetouch_easy as easy
-from gateway.reading import utc_now
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.pty import PtyFaults, PtyMeter
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from core.clock import utc_now
 from drivers.serial import onetouch_ultra2 as ultra2
-from gateway.reading import utc_now
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.pty import PtyFaults, PtyMeter
 

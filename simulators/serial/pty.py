@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Self
 
-from gateway.tasks import cancel_and_wait
+from core.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.reading import BloodPressure, Glucose
 from drivers.ble import quirks
 from drivers.ble.bp import BloodPressureMeasurement, PressureUnit, decode_bp_measurement
 from drivers.ble.convert import bp_values, glucose_values
@@ -14,7 +15,6 @@ from drivers.ble.glucose import (
 )
 from drivers.ble.ieee11073 import NAN, Numeric, Special
 from drivers.errors import UsageError
-from gateway.reading import BloodPressure, Glucose
 
 WHEN = BleDateTime(2026, 5, 1, 8, 0, 0)
 

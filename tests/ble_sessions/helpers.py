@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus
+from core.events import EventBus
+from core.reading import Reading
+from core.sink import CommitResult, Cursor
 from drivers.ble.link import ConnectPolicy
 from drivers.ble.session_bp import BpOptions
 from drivers.ble.session_glucose import GlucoseOptions
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus
-from gateway.events import EventBus
-from gateway.reading import Reading
-from gateway.sink import CommitResult, Cursor
 from simulators.ble.backend import Air
 from simulators.ble.devices import DeviceClock
 from simulators.ble.peripheral import GattPeripheral

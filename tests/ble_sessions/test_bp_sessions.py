@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.events import CuffPressure, EventBus, ReadingStored
+from core.reading import BloodPressure, Kind, TimeQuality
 from drivers.ble.bp import PressureUnit
 from drivers.ble.runner import make_runner
 from drivers.errors import DeviceSessionError
-from gateway.events import CuffPressure, EventBus, ReadingStored
-from gateway.reading import BloodPressure, Kind, TimeQuality
 from simulators.ble.backend import Air
 from simulators.ble.devices import AndUa651, BeurerBpMonitor, BpMonitor, BpRecord
 from tests.ble_sessions.helpers import (

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.reading import Glucose, Kind, TimeQuality, reading_id
 from drivers.ble.link import AttError, LinkLostError
 from drivers.ble.racp import Opcode, Operator
 from drivers.ble.runner import make_runner
 from drivers.errors import DeviceSessionError, UsageError
-from gateway.reading import Glucose, Kind, TimeQuality, reading_id
 from simulators.ble.backend import Air
 from simulators.ble.devices import (
     AccuChekMeter,

@@ -11,11 +11,11 @@ from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
 from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 
+from core.reading import Kind
 from drivers.ble.link import ConnectPolicy, LinkLostError, open_link
 from drivers.ble.pair import pair
 from drivers.ble.scan import FoundDevice, scan
 from drivers.errors import DeviceSessionError, DeviceUnavailableError, UsageError
-from gateway.reading import Kind
 from simulators.ble.backend import Air
 from simulators.ble.devices import AccuChekMeter, AndUa651, BpMonitor, GlucoseMeter
 from simulators.ble.peripheral import CentralLink, GattPeripheral, Service

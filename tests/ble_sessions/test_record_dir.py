@@ -6,10 +6,10 @@ import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
+from core.devices import DeviceConfig
 from drivers.ble.runner import make_runner
 from gateway.cli import with_ble_recording
 from gateway.config import parse_config
-from gateway.devices import DeviceConfig
 from simulators.ble.backend import Air
 from simulators.ble.devices import BpMonitor, BpRecord
 from simulators.ble.replay import replay_capture

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from core.reading import BloodPressure, Glucose, TimeQuality
+from drivers.ble.capture import read_capture
 from drivers.ble.link import LinkLostError
 from drivers.ble.runner import make_runner
 from drivers.errors import DecodeError
-from gateway.reading import BloodPressure, Glucose, TimeQuality
 from simulators.ble.backend import Air
-from simulators.ble.capture import read_capture
 from simulators.ble.devices import GlucoseMeter, glucose_record
 from simulators.ble.replay import replay_capture
 from tests.ble_sessions.helpers import MemorySink, config_for, context, fixed_clock, local_now

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from drivers.ble.capture import read_capture
 from simulators.ble import cli
-from simulators.ble.capture import read_capture
 from simulators.ble.devices import BpMonitor, GlucoseMeter
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.reading import TimeQuality
 from drivers.ble.time_correction import CorrectedTime, TimeCorrector
 from drivers.errors import UsageError
-from gateway.reading import TimeQuality
 
 RECEIVED = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # 13:00 WITA
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.devices import DeviceConfig, DeviceContext, DeviceRunner, DeviceStatus
-from gateway.events import EventBus
+from core.devices import DeviceConfig, DeviceContext, DeviceRunner, DeviceStatus
+from core.events import EventBus
+from core.tasks import cancel_and_wait
 from gateway.supervisor import DeviceSupervisor
-from gateway.tasks import cancel_and_wait
 from tests.serial_lifescan.memory_sink import MemorySink
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.payload import encode_reading
+from gateway.compose import build_gateway
 from gateway.config import Config
 from gateway.outbox import Outbox
-from gateway.payload import encode_reading
 from gateway.service import Gateway
 from tests.support.harness import gateway_config, make_reading, running_central, wait_for
 from tests.support.mosquitto import Mosquitto, free_port
@@ -31,7 +32,7 @@ async def prefill(config: Config, count: int, start: int = 0) -> set[str]:
 
 @asynccontextmanager
 async def running_gateway(config: Config, **kwargs: float) -> AsyncIterator[Gateway]:
-    gateway = Gateway(
+    gateway = build_gateway(
         config,
         maintenance_interval_s=kwargs.get("maintenance_interval_s", 0.5),
         status_file_interval_s=0.2,
@@ -167,7 +168,7 @@ async def test_dead_letters_and_unknown_receipts_do_not_break_anything(
         raw.connect("127.0.0.1", mosquitto.port)
         raw.loop_start()
         try:
-            from gateway.payload import encode_reading
+            from core.payload import encode_reading
 
             # Valid reading, but claiming another gateway's id: spoofing, kept aside.
             spoofed = encode_reading(make_reading(99, gateway_id="gw-002"))

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-from gateway.service import Gateway
+from gateway.compose import build_gateway
 from simulators.ble.backend import Air
 from simulators.ble.cli import demo_air, demo_device_configs
 from tests.support.harness import gateway_config, wait_for
@@ -26,7 +26,7 @@ async def test_re_sent_memory_is_counted_apart_from_readings_stored(tmp_path: Pa
         # No broker: readings stay pending, which is all this test needs.
         config = gateway_config(tmp_path / "gw", "mqtt://127.0.0.1:9")
         config = dataclasses.replace(config, devices=tuple(configs))
-        gateway = Gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
+        gateway = build_gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
         task = asyncio.create_task(gateway.run(), name="gateway")
         try:
             await wait_for(lambda: gateway.ready.is_set() or task.done(), 10, "gateway ready")

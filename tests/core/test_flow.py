@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from gateway.service import Gateway
+from gateway.compose import build_gateway
 from tests.support.harness import gateway_config, running_central, wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -32,7 +32,7 @@ async def test_synthetic_readings_reach_central_and_are_confirmed(
         ],
     )
     async with running_central(mosquitto.url, tmp_path / "central.db") as central:
-        gateway = Gateway(config, maintenance_interval_s=0.5, status_file_interval_s=0.2)
+        gateway = build_gateway(config, maintenance_interval_s=0.5, status_file_interval_s=0.2)
         task = asyncio.create_task(gateway.run())
         try:
             await wait_for(lambda: gateway.ready.is_set() or task.done(), 10, "gateway ready")

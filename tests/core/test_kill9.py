@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.reading import BloodPressure, DeviceIdentity, Kind, Transport, reading_id
 from gateway.outbox_store import OutboxStore
-from gateway.reading import BloodPressure, DeviceIdentity, Kind, Transport, reading_id
 from simulators.synthetic import synthetic_values
 from tests.core.test_delivery import prefill
 from tests.support.harness import gateway_config, running_central, wait_for

@@ -1,7 +1,7 @@
-"""Publish and PUBACK shortcuts of `gateway.mqtt` against a scripted broker on loopback TCP.
+"""Publish and PUBACK shortcuts of `core.mqtt` against a scripted broker on loopback TCP.
 
 Readings are published by `_Client.publish_qos1` (packets written by us, sent in batches
-through paho's writer) and their PUBACKs taken straight from a receive buffer (gateway/mqtt.py
+through paho's writer) and their PUBACKs taken straight from a receive buffer (core/mqtt.py
 `_Client`). These tests pin the bytes on the wire to paho's own, and what the publisher sees
 to what paho's decoding gives, for the shapes a broker sends: 2-byte success, 3-byte reason
 code, a PUBACK with properties, PUBACKs for paho's own messages in between, all in one TCP
@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.errors import PublishError
-from gateway.mqtt import BrokerSettings, MqttConnection, _Client
+from core.errors import PublishError
+from core.mqtt import BrokerSettings, MqttConnection, _Client
 
 CONNACK_V5 = bytes([0x20, 0x03, 0x00, 0x00, 0x00])
 

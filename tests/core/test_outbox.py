@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from core.payload import encode_reading
+from core.reading import BloodPressure
+from core.sink import Cursor
 from gateway.errors import (
     OutboxCorruptError,
     OutboxFullError,
@@ -19,9 +22,6 @@ from gateway.errors import (
 )
 from gateway.outbox import Outbox, reading_row
 from gateway.outbox_store import HEAD_REVISION, OutboxStore, StoreRequest, upgrade_schema
-from gateway.payload import encode_reading
-from gateway.reading import BloodPressure
-from gateway.sink import Cursor
 from tests.support.harness import make_reading
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.payload import encode_reading, from_payload, rfc3339, to_payload
-from gateway.reading import (
+from core.payload import encode_reading, from_payload, rfc3339, to_payload
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,

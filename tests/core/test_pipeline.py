@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from gateway.events import EventBus, ReadingStored
+from core.events import EventBus, ReadingStored
+from core.reading import Reading, Subject
 from gateway.outbox import Outbox
 from gateway.pipeline import DeviceSink
-from gateway.reading import Reading, Subject
 from tests.support.harness import make_reading
 
 

@@ -1,4 +1,4 @@
-"""gateway.payload.check_reading is broker/reading.schema.json written as code.
+"""core.payload.check_reading is broker/reading.schema.json written as code.
 
 Hypothesis mutates valid payloads (wrong types, missing and extra fields, long and empty
 strings, nested junk) and the decoder must agree with jsonschema: it never accepts what the
@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import PayloadError
-from gateway.payload import check_reading, decode_reading, parse_rfc3339, to_payload
-from gateway.reading import Glucose, Subject
+from core.errors import PayloadError
+from core.payload import check_reading, decode_reading, parse_rfc3339, to_payload
+from core.reading import Glucose, Subject
 from tests.core.test_payload_schema import glucose_reading
 from tests.support.harness import make_reading
 

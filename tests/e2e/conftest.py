@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from central.service import CentralService
 from central.store import readings as readings_table
+from core.devices import RunnerFactory
+from gateway.compose import build_gateway
 from gateway.config import Config
-from gateway.devices import RunnerFactory
 from gateway.service import Gateway
 from tests.support.harness import wait_for
 
@@ -44,7 +45,7 @@ def wita_to_utc(local: datetime) -> datetime:
 
 
 def rfc3339(moment: datetime) -> str:
-    """The payload's time format, spelled out independently of gateway.payload."""
+    """The payload's time format, spelled out independently of core.payload."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -54,7 +55,7 @@ async def running_gateway(
     clock: SettableClock,
     factories: dict[str, RunnerFactory] | None = None,
 ) -> AsyncIterator[tuple[Gateway, asyncio.Task[None]]]:
-    gateway = Gateway(
+    gateway = build_gateway(
         config,
         factories=factories,
         maintenance_interval_s=0.5,

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.devices import DeviceConfig
 from drivers.ble.datetime_codec import BleDateTime
 from drivers.ble.link import ConnectPolicy
 from drivers.ble.racp import count_all, count_from_sequence, report_all, report_from_sequence
 from drivers.ble.session_bp import BpOptions
 from drivers.ble.session_glucose import GlucoseOptions
-from gateway.devices import DeviceConfig
 from simulators.ble.backend import Air
 from simulators.ble.devices import (
     AndUa651,

@@ -19,9 +19,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.devices import DeviceContext, DeviceStatus
+from core.events import EventBus
 from drivers.ble.runner import make_runner
-from gateway.devices import DeviceContext, DeviceStatus
-from gateway.events import EventBus
 from simulators.ble.backend import Air
 from simulators.ble.devices import DeviceClock, GlucoseMeter, glucose_record
 from tests.ble_sessions.helpers import MemorySink, config_for

@@ -17,7 +17,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.store import CentralStore
-from gateway.payload import encode_reading
+from core.payload import encode_reading
 from tests.support.harness import make_reading
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import central_process

@@ -112,7 +112,7 @@ async def test_a_failing_message_handler_is_not_run_again_on_the_same_packet(
     # Whatever a handler raises, paho must not re-handle the packet (the wedge of item 13),
     # later messages still arrive, and the failed one is acknowledged: a new session with the
     # same persistent client id does not get it again.
-    from gateway.mqtt import BrokerSettings, MqttConnection
+    from core.mqtt import BrokerSettings, MqttConnection
 
     calls: list[bytes] = []
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from gateway.events import EventBus, ReadingStored
-from gateway.reading import (
+from core.events import EventBus, ReadingStored
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,

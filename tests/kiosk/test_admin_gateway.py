@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from gateway.compose import build_gateway
 from gateway.config import Config, parse_config
 from gateway.kiosk_host import assign_meter, kiosk_settings, save_settings, with_paired_devices
-from gateway.service import Gateway
 from kiosk.privacy import generate_keypair
 from simulators.ble.cli import demo_air, demo_device_configs
 from tests.support.harness import wait_for
@@ -53,7 +53,7 @@ async def test_an_assigned_meter_is_read_now_and_after_a_restart(tmp_path: Path)
     try:
         template = demo_device_configs(air)[0]
         options = {**template.options, "poll_s": 0.2}
-        gateway = Gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
+        gateway = build_gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
         task = asyncio.create_task(gateway.run(), name="gateway")
         try:
             await wait_for(lambda: gateway.ready.is_set() or task.done(), 10, "gateway ready")
@@ -110,7 +110,7 @@ async def test_the_gateway_serves_broker_state_and_pairing_on_its_operator_page(
     try:
         meter = demo_device_configs(air)[0]
         config = dataclasses.replace(kiosk_config(tmp_path), devices=(meter,))
-        gateway = Gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
+        gateway = build_gateway(config, maintenance_interval_s=60, status_file_interval_s=60)
         task = asyncio.create_task(gateway.run(), name="gateway")
         try:
             await wait_for(lambda: gateway.ready.is_set() or task.done(), 10, "gateway ready")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway.events import CuffPressure
-from gateway.reading import Reading
+from core.events import CuffPressure
+from core.reading import Reading
 
 from .helpers import (
     KADER_PIN,

@@ -10,8 +10,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from gateway.events import CuffPressure, ReadingStored
-from gateway.reading import Kind, Reading, Subject
+from core.events import CuffPressure, ReadingStored
+from core.reading import Kind, Reading, Subject
 from kiosk.app import create_app, sweep_once
 from kiosk.binding import SessionBinder
 from kiosk.privacy import unseal

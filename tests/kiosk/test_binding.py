@@ -8,8 +8,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.reading import Glucose, Kind, Reading, Subject, TimeQuality
-from gateway.sink import Binder
+from core.reading import Glucose, Kind, Reading, Subject, TimeQuality
+from core.sink import Binder
 from kiosk.binding import SessionBinder
 
 from .helpers import FakeClock, bp_reading, glucose_reading

@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, sync_playwright
 
-from gateway.events import CuffPressure
-from gateway.reading import Reading
+from core.events import CuffPressure
+from core.reading import Reading
 
 from .helpers import (
     KADER_PIN,

@@ -25,9 +25,10 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.payload import rfc3339
+from core.reading import Kind
+from gateway.compose import build_gateway
 from gateway.config import parse_config
-from gateway.payload import rfc3339
-from gateway.reading import Kind
 from gateway.service import Gateway
 from kiosk.privacy import KeyPair, generate_keypair
 from kiosk.security import hash_secret
@@ -278,7 +279,7 @@ def running_stack(
     (tmp / "gw").mkdir()
     config = dataclasses.replace(config, devices=tuple(devices))
     resident = Resident(air)
-    gateway = Gateway(config, measurement_hook=resident, status_file_interval_s=0.5)
+    gateway = build_gateway(config, request_measurement=resident, status_file_interval_s=0.5)
     central_db = tmp / "central.db"
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()

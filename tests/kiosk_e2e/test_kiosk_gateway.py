@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from gateway.reading import Kind
+from core.reading import Kind
 from kiosk.privacy import pseudonym, unseal
 from tests.support.mosquitto import Mosquitto
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gateway.reading import Kind
+from core.reading import Kind
 from tests.support.mosquitto import Mosquitto
 
 from .helpers import NIK_B, HttpResident, Planned, Stack, after, running_stack

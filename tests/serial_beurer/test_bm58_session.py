@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drivers.serial import beurer_bm58 as bm58
-from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
-from gateway.reading import (
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Kind,
@@ -17,6 +15,8 @@ from gateway.reading import (
     Transport,
     reading_id,
 )
+from drivers.serial import beurer_bm58 as bm58
+from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
 from simulators.serial.beurer_bm58 import (
     FULL_MEMORY,
     BeurerBm58Meter,

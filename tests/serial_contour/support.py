@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus
+from core.events import EventBus
+from core.reading import Reading
+from core.sink import CommitResult, Cursor
 from drivers.errors import DeviceSessionError
 from drivers.serial import registry
 from drivers.serial.link import open_link
 from drivers.serial.session_base import SessionSettings
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus
-from gateway.events import EventBus
-from gateway.reading import Reading
-from gateway.sink import CommitResult, Cursor
 from simulators.serial.pty import PtyMeter
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)  # 14:00 in Balikpapan (WITA, UTC+8)

@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drivers.serial import contour
-from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
-from gateway.reading import (
+from core.reading import (
     DeviceIdentity,
     Glucose,
     Kind,
@@ -17,6 +15,8 @@ from gateway.reading import (
     Transport,
     reading_id,
 )
+from drivers.serial import contour
+from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
 from simulators.serial.contour import ContourMeter, make_simulator, sample_results
 from simulators.serial.pty import PtyFaults
 from tests.serial_contour.support import NOW, MemorySink, SinkFailure, run_session

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.reading import Glucose
 from drivers.serial import contour, taidoc
 from drivers.serial import onetouch_ultra2 as ultra2
-from gateway.reading import Glucose
 from simulators.serial.contour import ContourMeter
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_ultra2 import Ultra2Meter

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.reading import Glucose
 from drivers.serial import astm, contour
-from gateway.reading import Glucose
 from simulators.serial.contour import ContourMeter, transfer_frames
 from tests.serial_contour.support import MemorySink, run_session
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.devices import DeviceConfig
+from core.reading import Kind
 from drivers.serial.runner import make_runner
-from gateway.devices import DeviceConfig
-from gateway.reading import Kind
 from simulators.serial.registry import load_simulator
 from tests.serial_contour.support import NOW, MemorySink, make_context
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus
-from gateway.events import EventBus
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus
+from core.events import EventBus
 from tests.serial_lifescan.memory_sink import MemorySink
 
 

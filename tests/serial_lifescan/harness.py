@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.devices import DeviceConfig, DeviceContext
 from drivers.serial import onetouch_easy as easy
 from drivers.serial import onetouch_ultra2 as ultra2
 from drivers.serial.runner import SerialRunner, make_runner
-from gateway.devices import DeviceConfig, DeviceContext
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_easy import UltraEasyMeter
 from simulators.serial.onetouch_easy import sample_records as easy_records

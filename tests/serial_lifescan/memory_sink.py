@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.reading import Reading
-from gateway.sink import CommitResult, Cursor
+from core.reading import Reading
+from core.sink import CommitResult, Cursor
 
 
 class MemorySink:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus
+from core.events import EventBus
 from drivers.serial import onetouch_ultra2 as ultra2
 from drivers.serial import registry
 from drivers.serial.link import open_link
 from drivers.serial.session_base import SessionSettings
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus
-from gateway.events import EventBus
 from gateway.outbox import Outbox
 from simulators.serial.contour import ContourMeter, sample_results
 from simulators.serial.meter_clock import DriftingClock

@@ -10,16 +10,8 @@ from typing import Any
 
 import pytest
 
-from drivers.errors import DeviceSessionError
-from drivers.serial import onetouch_ultra2 as ultra2
-from drivers.serial.errors import (
-    LinkLostError,
-    MeterNotReadyError,
-    MeterProtocolError,
-    PortMissingError,
-)
-from gateway.events import ReadingStored
-from gateway.reading import (
+from core.events import ReadingStored
+from core.reading import (
     DeviceIdentity,
     Glucose,
     Kind,
@@ -27,6 +19,14 @@ from gateway.reading import (
     TimeQuality,
     Transport,
     reading_id,
+)
+from drivers.errors import DeviceSessionError
+from drivers.serial import onetouch_ultra2 as ultra2
+from drivers.serial.errors import (
+    LinkLostError,
+    MeterNotReadyError,
+    MeterProtocolError,
+    PortMissingError,
 )
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_easy import UltraEasyMeter

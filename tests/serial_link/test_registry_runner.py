@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
+from core.devices import DeviceConfig, DeviceContext, DeviceStatus
+from core.events import EventBus
 from drivers.errors import DeviceSessionError, UsageError
 from drivers.serial import registry
 from drivers.serial.errors import PortMissingError
 from drivers.serial.line_settings import LineSettings
 from drivers.serial.registry import SerialProtocol, UsbId
 from drivers.serial.runner import PortInfo, make_runner
-from gateway.devices import DeviceConfig, DeviceContext, DeviceStatus, runner_factory
-from gateway.events import EventBus
+from gateway.transports import runner_factory
 from tests.serial_lifescan.memory_sink import MemorySink
 
 

@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drivers.serial import taidoc
-from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
-from gateway.reading import (
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,
@@ -18,6 +16,8 @@ from gateway.reading import (
     Transport,
     reading_id,
 )
+from drivers.serial import taidoc
+from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
 from simulators.serial.pty import PtyFaults
 from simulators.serial.taidoc import StoredRecord, TaiDocMeter, make_bp_simulator, sample_records
 from tests.serial_contour.support import NOW, MemorySink, SinkFailure, run_session

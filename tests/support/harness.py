@@ -12,10 +12,9 @@ from typing import Any
 
 from central.service import CentralService
 from central.store import CentralStore
-from gateway.backoff import Backoff
-from gateway.config import Config, parse_config
-from gateway.mqtt import BrokerSettings
-from gateway.reading import (
+from core.backoff import Backoff
+from core.mqtt import BrokerSettings
+from core.reading import (
     BloodPressure,
     DeviceIdentity,
     Glucose,
@@ -25,6 +24,7 @@ from gateway.reading import (
     Transport,
     reading_id,
 )
+from gateway.config import Config, parse_config
 
 
 def gateway_config(state_dir: Path, broker_url: str, **sections: Any) -> Config:

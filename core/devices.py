@@ -3,20 +3,21 @@
 A driver package provides a *runner factory* `make_runner(config) -> DeviceRunner`. The
 gateway's supervisor calls `runner.run_once(ctx)` for one connection session (connect, read
 what is new, commit through `ctx.sink`, return) and owns retries: a runner never loops on
-failure itself, it raises and the supervisor backs off. Factories are looked up lazily by
-transport so that `gempita run` does not import bleak or pyserial unless a device needs them.
+failure itself, it raises and the supervisor backs off. The contract lives here, below the
+drivers that implement it and the gateway that drives it (zigpy's radio API is declared the
+same way); which factory serves which transport is the gateway's business
+(`gateway/transports.py`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.events import EventBus
-from gateway.sink import ReadingSink
+from core.events import EventBus
+from core.sink import ReadingSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +84,3 @@ class DeviceRunner(Protocol):
 
 
 RunnerFactory = Callable[[DeviceConfig], DeviceRunner]
-
-# transport -> "module:function"; imported on first use only.
-RUNNER_FACTORIES: dict[str, str] = {
-    "ble": "drivers.ble.runner:make_runner",
-    "serial": "drivers.serial.runner:make_runner",
-    "simulated": "simulators.synthetic:make_runner",
-}
-
-
-def runner_factory(transport: str) -> RunnerFactory:
-    try:
-        target = RUNNER_FACTORIES[transport]
-    except KeyError:
-        raise ValueError(
-            f"unknown device transport {transport!r}; use one of {sorted(RUNNER_FACTORIES)}"
-        ) from None
-    module_name, _, attr = target.partition(":")
-    factory: RunnerFactory = getattr(importlib.import_module(module_name), attr)
-    return factory

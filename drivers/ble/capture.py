@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.ble.link import BleLink
+from drivers.ble.uuids import short_uuid
 from drivers.errors import DecodeError
-from simulators.ble.peripheral import short_uuid
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.reading import Reading
+from core.reading import Reading
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,7 +163,3 @@ def reading_id(
 def values_fingerprint(values: Values) -> str:
     """Short digest of the values, for natural keys of devices without record numbers."""
     return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.reading import Reading
+from core.reading import Reading
 
 _LOGGER = logging.getLogger(__name__)
 

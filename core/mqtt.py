@@ -27,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.errors import BrokerRefusedError, PublishError
+from core.errors import BrokerRefusedError, PublishError
 
 _LOGGER = logging.getLogger(__name__)
 _RECV_BYTES = 65536

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import PayloadError
-from gateway.reading import (
+from core.errors import PayloadError
+from core.reading import (
     SCHEMA_READING,
     BloodPressure,
     DeviceIdentity,

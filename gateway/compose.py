@@ -1,0 +1,100 @@
+"""The composition root's one way to build a gateway: the service, plus what it hosts.
+
+Only here (and in the CLI commands that call it) do the gateway, the kiosk and the simulators
+meet: `Gateway` itself knows none of them. Optional parts are imported lazily, so a gateway
+without a kiosk never imports FastAPI and one without simulated devices never imports the
+simulators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from core.clock import utc_now
+from core.devices import DeviceConfig, DeviceRunner, RunnerFactory
+from gateway.config import Config
+from gateway.errors import GatewayError
+from gateway.service import Gateway, HostedTask
+
+
+def simulated_runner(config: DeviceConfig) -> DeviceRunner:
+    """The "simulated" transport: software devices for demos, rehearsals and load tests."""
+    from simulators.synthetic import make_runner
+
+    return make_runner(config)
+
+
+# Transports the composition root adds to the gateway's production drivers.
+EXTRA_TRANSPORTS: Mapping[str, RunnerFactory] = {"simulated": simulated_runner}
+
+
+def build_gateway(
+    config: Config,
+    *,
+    request_measurement: Callable[[str], None] | None = None,
+    factories: Mapping[str, RunnerFactory] | None = None,
+    hosted: Mapping[str, HostedTask] | None = None,
+    wall_clock: Callable[[], datetime] = utc_now,
+    **options: Any,
+) -> Gateway:
+    """A gateway for `config`, hosting the kiosk when `[kiosk] enabled`.
+
+    `options` go to `Gateway` as they are (notifier, maintenance and status intervals).
+    """
+    binder = options.pop("binder", None)
+    hosting = dict(hosted or {})
+    if config.kiosk.enabled:
+        from gateway.kiosk_host import kiosk_host  # lazily: FastAPI is heavy
+
+        host = kiosk_host(config, wall_clock, request_measurement)
+        config, binder = host.config, binder or host.binder
+        hosting["kiosk"] = host.serve
+    return Gateway(
+        config,
+        binder=binder,
+        factories={**EXTRA_TRANSPORTS, **(factories or {})},
+        hosted=hosting,
+        wall_clock=wall_clock,
+        **options,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(config: Config, **options: Any) -> AsyncIterator[Gateway]:
+    """A gateway running in a task of its own, ready when entered, stopped when left.
+
+    For commands that need the service only for a moment (`gempita outbox drain`, `gempita
+    devices replay`). If the gateway fails meanwhile, the caller's block is cancelled and the
+    gateway's error is raised in its place, as a TaskGroup would, but without the group.
+    """
+    gateway = build_gateway(config, **options)
+    caller = asyncio.current_task()
+    task = asyncio.create_task(gateway.run(), name="gateway")
+
+    def stopped(done: asyncio.Task[None]) -> None:
+        if caller is not None and not done.cancelled() and done.exception() is not None:
+            caller.cancel()
+
+    task.add_done_callback(stopped)
+    try:
+        ready = asyncio.create_task(gateway.ready.wait(), name="gateway-ready")
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if task.done():
+            task.result()  # raises why it could not start
+            raise GatewayError("the gateway stopped before it was ready")
+        yield gateway
+    except asyncio.CancelledError:
+        error = None if not task.done() or task.cancelled() else task.exception()
+        if error is not None and caller is not None:
+            caller.uncancel()  # the cancel was ours, a stand-in for the error
+            raise error from None
+        raise
+    finally:
+        task.remove_done_callback(stopped)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
