@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.devices import DeviceConfig
+from gateway.devices import DeviceConfig, prepare_device
 from gateway.errors import ConfigError
 
 
@@ -241,7 +241,22 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"devices: name {sorted(dupes)[0]!r} is used twice")
 
 
-def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
+def _prepare_devices(devices: tuple[DeviceConfig, ...], base_dir: Path) -> tuple[DeviceConfig, ...]:
+    """Each device's transport checks its own options (gateway.devices.prepare_device)."""
+    prepared = []
+    for index, device in enumerate(devices):
+        try:
+            prepared.append(prepare_device(device, base_dir))
+        except ConfigError as exc:
+            raise ConfigError(f"devices[{index}].{exc}") from exc
+    return tuple(prepared)
+
+
+def parse_config(
+    data: dict[str, Any], source: str = "<dict>", *, base_dir: Path | None = None
+) -> Config:
+    """`base_dir`: where relative device paths are taken from (the config file's directory;
+    the working directory when None)."""
     kwargs: dict[str, Any] = {"source": source}
     for key, value in data.items():
         if key in _SECTIONS:
@@ -256,8 +271,9 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
             )
     config = Config(**kwargs)
     _validate(config)
+    devices = with_site_timezone(config.devices, config.gateway.timezone)
     return dataclasses.replace(
-        config, devices=with_site_timezone(config.devices, config.gateway.timezone)
+        config, devices=_prepare_devices(devices, base_dir or Path.cwd())
     )
 
 
@@ -271,4 +287,4 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML: {exc}") from exc
-    return parse_config(data, source=str(path))
+    return parse_config(data, source=str(path), base_dir=path.resolve().parent)

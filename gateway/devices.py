@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.events import EventBus
@@ -90,6 +91,26 @@ RUNNER_FACTORIES: dict[str, str] = {
     "serial": "drivers.serial.runner:make_runner",
     "simulated": "simulators.synthetic:make_runner",
 }
+
+
+# transport -> "module:function(config, base_dir) -> DeviceConfig", called when a config file
+# is loaded: checks what only the driver understands in `options` (raising ConfigError, so a
+# bad device stops `gempita run` at start-up) and makes relative paths absolute from the config
+# file's directory. Imported on first use only; transports without an entry are unchanged.
+CONFIG_CHECKS: dict[str, str] = {
+    "simulated": "simulators.synthetic:prepare_config",
+}
+
+
+def prepare_device(config: DeviceConfig, base_dir: Path) -> DeviceConfig:
+    target = CONFIG_CHECKS.get(config.transport)
+    if target is None:
+        return config
+    module_name, _, attr = target.partition(":")
+    check: Callable[[DeviceConfig, Path], DeviceConfig] = getattr(
+        importlib.import_module(module_name), attr
+    )
+    return check(config, base_dir)
 
 
 def runner_factory(transport: str) -> RunnerFactory:
