@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from core.events import EventBus
@@ -84,3 +85,9 @@ class DeviceRunner(Protocol):
 
 
 RunnerFactory = Callable[[DeviceConfig], DeviceRunner]
+
+# Checks what only a transport's driver understands in a device's `options`, when the config
+# file is loaded, so a bad device stops `gempita run` at start-up: returns the device, perhaps
+# with relative paths made absolute from `base_dir` (the config file's directory), or raises
+# ValueError saying which option is wrong. The composition root hands them to the loader.
+DeviceCheck = Callable[[DeviceConfig, Path], DeviceConfig]

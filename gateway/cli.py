@@ -19,8 +19,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from core.errors import CoreError
 from gateway import __version__
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import ConfigError
 
 _LOGGER = logging.getLogger("gempita")
 DEFAULT_CONFIG = "/etc/gempita/gateway.toml"
@@ -62,7 +63,7 @@ def run_async(main: Coroutine[Any, Any, int]) -> int:
 
 
 def _load(path: str) -> Any:
-    from gateway.config import load_config
+    from gateway.compose import load_config
 
     return load_config(path)
 
@@ -490,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         return _fail(f"configuration: {exc}", EXIT_USAGE)
-    except GatewayError as exc:
+    except CoreError as exc:  # the gateway's errors and the core's (broker, payload)
         return _fail(str(exc))
     except KeyboardInterrupt:
         return EXIT_OK

@@ -86,7 +86,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import logging
 
     from gateway.cli import run_async
-    from gateway.config import KioskSection, load_config, parse_config
+    from gateway.compose import load_config
+    from gateway.config import KioskSection, parse_config
 
     logging.basicConfig(level=getattr(logging, (args.log_level or "WARNING").upper()))
     if args.config:

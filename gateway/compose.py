@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from core.clock import utc_now
-from core.devices import DeviceConfig, DeviceRunner, RunnerFactory
+from core.devices import DeviceCheck, DeviceConfig, DeviceRunner, RunnerFactory
 from gateway.config import Config
 from gateway.errors import GatewayError
 from gateway.service import Gateway, HostedTask
@@ -28,8 +29,24 @@ def simulated_runner(config: DeviceConfig) -> DeviceRunner:
     return make_runner(config)
 
 
-# Transports the composition root adds to the gateway's production drivers.
+def simulated_check(config: DeviceConfig, base_dir: Path) -> DeviceConfig:
+    """A simulated device's scenario file, read and checked when the config is loaded."""
+    from simulators.synthetic import prepare_config
+
+    return prepare_config(config, base_dir)
+
+
+# Transports the composition root adds to the gateway's production drivers, and the checks of
+# their options that the config loader runs (core.devices.DeviceCheck).
 EXTRA_TRANSPORTS: Mapping[str, RunnerFactory] = {"simulated": simulated_runner}
+DEVICE_CHECKS: Mapping[str, DeviceCheck] = {"simulated": simulated_check}
+
+
+def load_config(path: str | Path) -> Config:
+    """The config file, with every device checked by its transport (scenario files too)."""
+    from gateway.config import load_config as load
+
+    return load(path, device_checks=DEVICE_CHECKS)
 
 
 def build_gateway(

@@ -11,12 +11,13 @@ import dataclasses
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.devices import DeviceConfig
+from core.devices import DeviceCheck, DeviceConfig
 from gateway.errors import ConfigError
 
 
@@ -241,7 +242,30 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"devices: name {sorted(dupes)[0]!r} is used twice")
 
 
-def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
+def _prepare_devices(
+    devices: tuple[DeviceConfig, ...], base_dir: Path, checks: Mapping[str, DeviceCheck]
+) -> tuple[DeviceConfig, ...]:
+    """Each device's transport checks its own options (core.devices.DeviceCheck)."""
+    prepared = []
+    for index, device in enumerate(devices):
+        check = checks.get(device.transport)
+        try:
+            prepared.append(check(device, base_dir) if check else device)
+        except ValueError as exc:
+            raise ConfigError(f"devices[{index}].{exc}") from exc
+    return tuple(prepared)
+
+
+def parse_config(
+    data: dict[str, Any],
+    source: str = "<dict>",
+    *,
+    base_dir: Path | None = None,
+    device_checks: Mapping[str, DeviceCheck] | None = None,
+) -> Config:
+    """`base_dir`: where relative device paths are taken from (the config file's directory;
+    the working directory when None). `device_checks`: per transport, from the composition
+    root (gateway/compose.py), for transports whose options only their driver understands."""
     kwargs: dict[str, Any] = {"source": source}
     for key, value in data.items():
         if key in _SECTIONS:
@@ -256,12 +280,15 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
             )
     config = Config(**kwargs)
     _validate(config)
+    devices = with_site_timezone(config.devices, config.gateway.timezone)
     return dataclasses.replace(
-        config, devices=with_site_timezone(config.devices, config.gateway.timezone)
+        config, devices=_prepare_devices(devices, base_dir or Path.cwd(), device_checks or {})
     )
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(
+    path: str | Path, *, device_checks: Mapping[str, DeviceCheck] | None = None
+) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -271,4 +298,6 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML: {exc}") from exc
-    return parse_config(data, source=str(path))
+    return parse_config(
+        data, source=str(path), base_dir=path.resolve().parent, device_checks=device_checks
+    )

@@ -25,7 +25,7 @@ from core.errors import PayloadError, PublishError
 from core.mqtt import BrokerSettings, MqttConnection
 from core.topics import parse_receipt, topic_readings, topic_receipts, topic_status
 from gateway import __version__
-from gateway.errors import GatewayError, OutboxError
+from gateway.errors import OutboxError
 from gateway.outbox import Outbox
 
 _LOGGER = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ class Publisher:
             if self._session is not None:
                 # Leaving on purpose (shutdown): say so, since a clean DISCONNECT does not fire
                 # the Last Will.
-                with contextlib.suppress(GatewayError):
+                with contextlib.suppress(PublishError):
                     conn.publish(
                         topic_status(self.gateway_id),
                         self._status_payload("offline"),
@@ -455,7 +455,7 @@ class Publisher:
             session.conn.publish(
                 topic_status(self.gateway_id), self._status_payload("online", extra), retain=True
             )
-        except GatewayError as exc:
+        except PublishError as exc:
             _LOGGER.warning("status not published: %s", exc)
 
     async def _status_loop(self) -> None:

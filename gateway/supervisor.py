@@ -14,11 +14,11 @@ from datetime import datetime
 
 from core.backoff import Backoff
 from core.devices import DeviceConfig, DeviceContext, DeviceStatus, RunnerFactory
+from core.errors import CoreError
 from core.events import DeviceState, EventBus
 from core.reading import Reading
 from core.sink import CommitResult, Cursor, ReadingSink
 from drivers.errors import DeviceUnavailableError, DriverError
-from gateway.errors import GatewayError
 from gateway.transports import runner_factory
 
 _LOGGER = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class DeviceSupervisor:
         try:
             factory = runner_factory(self.config.transport, self._factories)
             runner = factory(self.config)
-        except (ImportError, ValueError, DriverError, GatewayError) as exc:
+        except (ImportError, ValueError, DriverError, CoreError) as exc:
             self.status.last_error = f"cannot start driver: {exc}"
             self._set_state("error", self.status.last_error)
             _LOGGER.error("device %s: cannot start its driver: %s", name, exc)
@@ -117,7 +117,7 @@ class DeviceSupervisor:
                 raise
             except DeviceUnavailableError as exc:
                 delay = self._failed(exc, "unavailable")
-            except (DriverError, GatewayError, OSError, TimeoutError) as exc:
+            except (DriverError, CoreError, OSError, TimeoutError) as exc:
                 delay = self._failed(exc, "error")
             except Exception as exc:
                 # A bug in one driver must not stop the other devices or the gateway.

@@ -80,21 +80,48 @@ def _utc_now() -> datetime:
 
 
 class DeviceClock:
-    """A meter's wall clock: the gateway's UTC clock shifted by a drift, shown in `tz`."""
+    """A meter's wall clock: the gateway's UTC clock shifted by a drift, shown in `tz`.
 
-    def __init__(self, clock: Clock = _utc_now, *, drift_s: float = 0.0, tz: str = WITA) -> None:
+    `drift_s` is the offset now; `drift_ppm` makes it grow (a quartz running fast or slow) from
+    the moment the clock was made or last set.
+    """
+
+    def __init__(
+        self,
+        clock: Clock = _utc_now,
+        *,
+        drift_s: float = 0.0,
+        tz: str = WITA,
+        drift_ppm: float = 0.0,
+    ) -> None:
         self._clock = clock
         self.drift_s = drift_s
+        self.drift_ppm = drift_ppm
         self.zone = ZoneInfo(tz)
+        self._anchor = clock() if drift_ppm else None
+
+    def utc_now(self) -> datetime:
+        """The true (gateway) time the device clock follows."""
+        return self._clock()
+
+    def local_at(self, moment: datetime) -> datetime:
+        """What the device's clock shows (or showed) at the true UTC instant `moment`."""
+        drift = self.drift_s
+        if self._anchor is not None:
+            drift += (moment - self._anchor).total_seconds() * self.drift_ppm / 1e6
+        shown = moment + timedelta(seconds=drift)
+        return shown.astimezone(self.zone).replace(tzinfo=None)
 
     def local_now(self) -> datetime:
-        now = self._clock() + timedelta(seconds=self.drift_s)
-        return now.astimezone(self.zone).replace(tzinfo=None)
+        return self.local_at(self._clock())
 
     def set_local(self, local: datetime) -> None:
         """The gateway wrote the clock: from now on the device shows `local` + elapsed."""
-        actual = self._clock().astimezone(self.zone).replace(tzinfo=None)
+        now = self._clock()
+        actual = now.astimezone(self.zone).replace(tzinfo=None)
         self.drift_s = (local - actual).total_seconds()
+        if self._anchor is not None:
+            self._anchor = now
 
 
 def battery_service(percent: int) -> Service:
@@ -195,9 +222,17 @@ class BpMonitor(GattPeripheral):
         settle_s: float = 0.0,
         send_interval_s: float = 0.0,
         battery_pct: int | None = None,
+        clock_readable: bool = False,
+        disconnect_after_records: int | None = None,
+        disconnect_sessions: int | None = None,
     ) -> None:
         self.records = list(records)
         self.unit = unit
+        # Field fault: the link drops after this many results in a session (only in the first
+        # `disconnect_sessions` connections when that is set: a monitor that re-sends its
+        # whole memory would otherwise never finish).
+        self.disconnect_after_records = disconnect_after_records
+        self.disconnect_sessions = disconnect_sessions
         self.cuff_pressures = list(cuff_pressures)
         self.disconnect_after_s = disconnect_after_s
         self.delete_after_send = delete_after_send
@@ -222,6 +257,14 @@ class BpMonitor(GattPeripheral):
             bp_chars.append(
                 Characteristic(f"{uuids.INTERMEDIATE_CUFF_PRESSURE:04x}", ("notify",))
             )
+        if clock_readable:
+            # A monitor whose clock a central can read and set (Date Time 0x2A08).
+            bp_chars.append(
+                Characteristic(
+                    f"{uuids.DATE_TIME:04x}", ("read", "write"),
+                    on_read=self.read_clock, on_write=self.write_clock,
+                )
+            )
         super().__init__(
             address=address,
             name=name,
@@ -238,6 +281,22 @@ class BpMonitor(GattPeripheral):
 
     def encode_record(self, record: BpRecord) -> bytes:
         return encode_bp_measurement(bp_measurement(record, self.unit))
+
+    async def read_clock(self) -> bytes:
+        return encode_date_time(BleDateTime.from_datetime(self.clock.local_now()))
+
+    async def write_clock(self, data: bytes, response: bool) -> None:
+        value = decode_date_time(data)
+        local = value.to_datetime()
+        if local is None:
+            raise BleakGATTProtocolError(BleakGATTProtocolErrorCode.VALUE_NOT_ALLOWED)
+        self.clock_writes.append(value)
+        self.clock.set_local(local)
+
+    def _drops_now(self, sent: int) -> bool:
+        if self.disconnect_after_records is None or sent < self.disconnect_after_records:
+            return False
+        return self.disconnect_sessions is None or self.connections <= self.disconnect_sessions
 
     def encode_cuff(self, mmhg: float) -> bytes:
         value = (
@@ -270,9 +329,14 @@ class BpMonitor(GattPeripheral):
         bpm = uuids.uuid_str(uuids.BLOOD_PRESSURE_MEASUREMENT)
         if not self.unsent_only:
             self.sent.clear()
+        sent = 0
         for index, record in enumerate(self.records):
             if index in self.sent:
                 continue
+            if self._drops_now(sent):
+                self.drop_link()
+                return
+            sent += 1
             if not await self.indicate(bpm, self.encode_record(record)):
                 return
             self.sent.add(index)
@@ -332,16 +396,8 @@ class AndUa651(BpMonitor):
         self.send_all_requested = False
         bp_service = self.services[0]
 
-        async def read_clock() -> bytes:
-            return encode_date_time(BleDateTime.from_datetime(self.clock.local_now()))
-
         async def write_clock(data: bytes, response: bool) -> None:
-            value = decode_date_time(data)
-            local = value.to_datetime()
-            if local is None:
-                raise BleakGATTProtocolError(BleakGATTProtocolErrorCode.VALUE_NOT_ALLOWED)
-            self.clock_writes.append(value)
-            self.clock.set_local(local)
+            await self.write_clock(data, response)
             self.clock_written = True
 
         async def write_command(data: bytes, response: bool) -> None:
@@ -353,7 +409,7 @@ class AndUa651(BpMonitor):
             Characteristic(
                 f"{uuids.DATE_TIME:04x}",
                 ("read", "write"),
-                on_read=read_clock,
+                on_read=self.read_clock,
                 on_write=write_clock,
                 secure=True,
             )
@@ -497,6 +553,7 @@ class GlucoseFaults:
     garbage_before_sequence: int | None = None  # a malformed 0x2A18 before this record
     busy_after_op_s: float = 0.0  # keeps refusing new RACP ops (ATT 0x80) this long after one
     ignore_sequence_filter: bool = False  # ">= N" answered with every record (Fora)
+    disconnect_sessions: int | None = None  # drop only in the first N connections (None: all)
 
 
 class GlucoseMeter(GattPeripheral):
@@ -708,6 +765,10 @@ class GlucoseMeter(GattPeripheral):
             if (
                 self.faults.disconnect_after_records is not None
                 and sent >= self.faults.disconnect_after_records
+                and (
+                    self.faults.disconnect_sessions is None
+                    or self.connections <= self.faults.disconnect_sessions
+                )
             ):
                 self.drop_link()
                 return

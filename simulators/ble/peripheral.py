@@ -109,6 +109,8 @@ class GattPeripheral:
         self.connect_latency_s = connect_latency_s
         self.rssi = rssi
         self.advertising = True
+        # Field fault: the next N connection attempts fail (a meter busy or out of range).
+        self.refuse_connects = 0
         self.bonded = False
         self.connections = 0  # how many times a central connected (for tests and the demo)
         self.subscription_log: list[str] = []  # characteristic UUIDs in subscription order
@@ -147,6 +149,16 @@ class GattPeripheral:
             raise BleakError(f"{self.address}: already connected to another central")
         if self.connect_latency_s:
             await asyncio.sleep(self.connect_latency_s)
+        if self.refuse_connects > 0:
+            self.refuse_connects -= 1
+            # Said at INFO: bleak-retry-connector retries such failures silently (DEBUG).
+            _LOGGER.info("%s: connection refused by the simulated device (fault; %d more)",
+                         self.name, self.refuse_connects)
+            # What BlueZ reports when the peripheral does not answer the connection request.
+            raise BleakError(
+                f"{self.address}: le-connection-abort-by-local "
+                "(connection refused by the simulated device)"
+            )
         self._link = CentralLink(on_lost)
         self.connections += 1
         await self.on_connect()
