@@ -411,13 +411,13 @@ def _chosen_from(args: argparse.Namespace) -> Chosen:
 
     parser: argparse.ArgumentParser = args.measure_parser
     glucose = args.glucose is not None or args.control_solution
-    if (args.bp is None) == (not glucose):
-        parser.error("pilih satu: --bp, atau --glucose / --control-solution "
-                     "(choose one: --bp, or --glucose / --control-solution)")
     if args.pulse is not None and args.bp is None:
         parser.error("--pulse hanya bersama --bp (--pulse goes with --bp)")
     if args.fasting and not glucose:
         parser.error("--fasting hanya bersama --glucose (--fasting goes with --glucose)")
+    if (args.bp is None) == (not glucose):
+        parser.error("pilih satu: --bp, atau --glucose / --control-solution "
+                     "(choose one: --bp, or --glucose / --control-solution)")
     if args.bp is not None:
         return ChosenBp(args.bp[0], args.bp[1], args.pulse)
     value = args.glucose
@@ -639,11 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
         "berikutnya di kios. -- "
         "Put a reading you choose into a simulated meter of the running demo "
         "(talks to it through STATE_DIR/demo.sock). By default the meter stores it at once: "
-        "it becomes the next stored reading within seconds, and if a resident is on the "
-        "kiosk's measuring screen for that kind it is theirs. With --at-kiosk it waits instead "
-        "for the kiosk's next measure step of that kind, which then takes it in place of a "
-        "random value. Examples: --bp 150/95 --pulse 72; --glucose 250 --fasting; "
-        "--glucose HI; --glucose LO; --control-solution.",
+        "it becomes the next stored reading within seconds. With --at-kiosk, given before the "
+        "resident presses the kiosk's measure button, it waits for the kiosk's next measure "
+        "step of that kind, which then takes it in place of a random value. Examples: "
+        "--bp 150/95 --pulse 72; --glucose 250 --fasting; --glucose HI; --glucose LO; "
+        "--control-solution.",
     )
     m.add_argument("--bp", type=_bp_arg, metavar="SYS/DIA",
                    help="blood pressure in mmHg, systolic above diastolic, e.g. 150/95")
