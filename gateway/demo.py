@@ -21,7 +21,7 @@ from typing import Any
 from gateway.config import parse_config, with_site_timezone
 from gateway.errors import GatewayError
 from simulators.ble.cli import demo_air, demo_device_configs
-from simulators.ble.resident import DemoResident, NoMeterError
+from simulators.ble.resident import DemoResident, NoMeterError, Placed
 from simulators.demo_socket import (
     MeasureReply,
     MeasureRequest,
@@ -154,13 +154,17 @@ async def run_demo(args: argparse.Namespace) -> int:
     )
     resident = DemoResident(air, random.Random())  # noqa: S311 - simulated values, not secrets
 
+    gateway = Gateway(config, measurement_hook=resident.on_kiosk_request)
+
     def chosen(request: MeasureRequest) -> MeasureReply:
         try:
-            return MeasureReply(placed=resident.choose(request.chosen, at_kiosk=request.at_kiosk))
+            placed = resident.choose(request.chosen, at_kiosk=request.at_kiosk)
         except NoMeterError as exc:
             return MeasureReply(error="no_meter", detail=str(exc))
-
-    gateway = Gateway(config, measurement_hook=resident.on_kiosk_request)
+        if placed is Placed.MEMORY:
+            # The meter "advertises after measuring": read it now, not at the next poll.
+            gateway.wake_devices(request.chosen.kind.value)
+        return MeasureReply(placed=placed)
     print(f"kiosk:   http://127.0.0.1:{args.kiosk_port}/", flush=True)
     print(f"kader:   http://127.0.0.1:{args.kiosk_port}/kader  (kader01, PIN 1234)", flush=True)
     print(f"admin:   http://127.0.0.1:{args.kiosk_port}/admin  (password demo-admin)", flush=True)

@@ -157,11 +157,15 @@ class Gateway:
         is in use now, so it is worth a connection attempt now. Devices whose kind is not known
         yet are woken too: one extra attempt is cheap, a missed measurement is not.
         """
+        self.wake_devices(kind)
+        if self._measurement_hook is not None:
+            self._measurement_hook(kind)
+
+    def wake_devices(self, kind: str) -> None:
+        """Connect now to the devices that may hold a new reading of `kind`."""
         for name, supervisor in self.supervisors.items():
             if self.devices[name].kind in (kind, None):
                 supervisor.wake()
-        if self._measurement_hook is not None:
-            self._measurement_hook(kind)
 
     # --- status -------------------------------------------------------------------------------
 

@@ -94,8 +94,9 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     )
     assert proc.stdout is not None
     running = Demo(proc, state)
-    threading.Thread(target=_pump, args=(proc.stdout, running.lines), daemon=True,
-                     name="demo-stdout").start()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, running.lines), daemon=True,
+                              name="demo-stdout")
+    reader.start()
     try:
         yield running
         os.killpg(proc.pid, signal.SIGINT)
@@ -106,6 +107,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        reader.join(10)  # at EOF now; closing its pipe under it would raise in the thread
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
