@@ -20,6 +20,8 @@ from typing import IO, Any
 
 import pytest
 
+from gateway.reading import Kind
+from tests.kiosk_e2e.helpers import NIK_A, HttpResident
 from tests.support.mosquitto import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +33,7 @@ ARRIVAL_S = 30.0  # one device session every 5 s; generous on a loaded 2-core ma
 class Demo:
     proc: subprocess.Popen[str]
     state: Path
+    kiosk_port: int
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     seen: list[str] = field(default_factory=list)
 
@@ -67,10 +70,13 @@ class Demo:
             cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
         )
 
-    def central_values(self) -> list[dict[str, Any]]:
+    def central_payloads(self) -> list[dict[str, Any]]:
         with sqlite3.connect(self.state / "central.db") as db:
             rows = db.execute("SELECT payload FROM readings").fetchall()
-        return [json.loads(payload)["values"] for (payload,) in rows]
+        return [json.loads(payload) for (payload,) in rows]
+
+    def central_values(self) -> list[dict[str, Any]]:
+        return [payload["values"] for payload in self.central_payloads()]
 
 
 def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
@@ -82,10 +88,11 @@ def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
     state = tmp_path / "demo"
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "gateway.cli", "demo",
-            "--state-dir", str(state), "--kiosk-port", str(free_port()),
+            "--state-dir", str(state), "--kiosk-port", str(port),
             # --every 1 as well: --no-auto-resident must win, or readings arrive every second.
             "--every", "1", "--no-auto-resident",
         ],
@@ -93,7 +100,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         start_new_session=True,  # so a failed test can stop the demo's mosquitto too
     )
     assert proc.stdout is not None
-    running = Demo(proc, state)
+    running = Demo(proc, state, port)
     reader = threading.Thread(target=_pump, args=(proc.stdout, running.lines), daemon=True,
                               name="demo-stdout")
     reader.start()
@@ -152,3 +159,19 @@ def test_demo_measure_sends_chosen_readings_through_the_real_chain(demo: Demo) -
     fasting = [v for v in values if v.get("glucose_mgdl") == 250.0]
     assert len(fasting) == 1 and fasting[0]["meal"] == "fasting"
     assert not any(v.get("control_solution") for v in values)
+
+    # Held for the kiosk: the resident's measure step takes it instead of a random value.
+    done = demo.measure("--bp", "185/110", "--pulse", "88", "--at-kiosk")
+    assert done.returncode == 0, done.stderr
+    assert "Disimpan untuk kios" in done.stdout
+    assert demo.stored_within(7, lambda s: bool(s)) == []  # not measured yet
+    with HttpResident(f"http://127.0.0.1:{demo.kiosk_port}", NIK_A, "1985") as visit:
+        visit.identify_and_choose(Kind.BLOOD_PRESSURE)
+        visit.ready()
+        result = visit.wait_result(timeout=ARRIVAL_S)
+        visit.finish()
+    assert "185" in result and "110" in result
+    got = demo.stored_within(ARRIVAL_S, lambda s: bool(s))
+    assert len(got) == 1 and "BP 185.0/110.0 mmHg pulse 88.0" in got[0], demo.seen
+    kiosk = [p for p in demo.central_payloads() if p["values"].get("systolic_mmhg") == 185.0]
+    assert len(kiosk) == 1 and kiosk[0]["bound"] and kiosk[0]["subject"] is not None
