@@ -101,7 +101,8 @@ class Gateway:
             self.kiosk_settings = kiosk_settings(config)
             binder = binder or make_binder(wall_clock)
         # Asks a device to measure now (simulators in the demo; real monitors ignore it).
-        self.measurement_hook = measurement_hook
+        self._measurement_hook = measurement_hook
+        self.supervisors: dict[str, DeviceSupervisor] = {}
         self.events = EventBus()
         self.binder = binder
         self.notifier = notifier or Notifier()
@@ -140,6 +141,31 @@ class Gateway:
         self.started_at = time.monotonic()
         self._last_counts: dict[str, Any] = {}
         self.status_file_error: str | None = None
+
+    # --- measuring ----------------------------------------------------------------------------
+
+    @property
+    def measurement_hook(self) -> Callable[[str], None]:
+        """What the kiosk calls when a resident starts a measurement of `kind`."""
+        return self.request_measurement
+
+    def request_measurement(self, kind: str) -> None:
+        """A resident is about to measure `kind`: wake the devices that may take it, then ask.
+
+        A device whose last session failed sleeps out its retry delay (up to the cap, 120 s by
+        default) before it connects again, longer than the kiosk waits for a result. The meter
+        is in use now, so it is worth a connection attempt now. Devices whose kind is not known
+        yet are woken too: one extra attempt is cheap, a missed measurement is not.
+        """
+        self.wake_devices(kind)
+        if self._measurement_hook is not None:
+            self._measurement_hook(kind)
+
+    def wake_devices(self, kind: str) -> None:
+        """Connect now to the devices that may hold a new reading of `kind`."""
+        for name, supervisor in self.supervisors.items():
+            if self.devices[name].kind in (kind, None):
+                supervisor.wake()
 
     # --- status -------------------------------------------------------------------------------
 
@@ -252,6 +278,7 @@ class Gateway:
             clock=self._clock,
             factories=self._factories,
         )
+        self.supervisors[device.name] = supervisor
         self._group.create_task(supervisor.run(), name=f"device:{device.name}")
 
     def add_device(self, device: DeviceConfig) -> None:
