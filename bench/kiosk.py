@@ -148,7 +148,7 @@ def _running_stack(tmp: Path, broker_url: str) -> Iterator[_Stack]:
     requested: list[float] = []
     gateway = build_gateway(
         _config(tmp, broker_url, air, port),
-        request_measurement=lambda _kind: requested.append(time.time()),
+        measurement_hook=lambda _kind: requested.append(time.time()),
     )
     loop = asyncio.new_event_loop()
     stack = _Stack(loop, gateway, monitor, f"http://127.0.0.1:{port}", requested=requested)

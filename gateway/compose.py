@@ -52,7 +52,7 @@ def load_config(path: str | Path) -> Config:
 def build_gateway(
     config: Config,
     *,
-    request_measurement: Callable[[str], None] | None = None,
+    measurement_hook: Callable[[str], None] | None = None,
     factories: Mapping[str, RunnerFactory] | None = None,
     hosted: Mapping[str, HostedTask] | None = None,
     wall_clock: Callable[[], datetime] = utc_now,
@@ -60,14 +60,16 @@ def build_gateway(
 ) -> Gateway:
     """A gateway for `config`, hosting the kiosk when `[kiosk] enabled`.
 
-    `options` go to `Gateway` as they are (notifier, maintenance and status intervals).
+    `measurement_hook` is called when a resident starts measuring (the demo's simulated
+    resident); `options` go to `Gateway` as they are (notifier, maintenance and status
+    intervals).
     """
     binder = options.pop("binder", None)
     hosting = dict(hosted or {})
     if config.kiosk.enabled:
         from gateway.kiosk_host import kiosk_host  # lazily: FastAPI is heavy
 
-        host = kiosk_host(config, wall_clock, request_measurement)
+        host = kiosk_host(config, wall_clock)
         config, binder = host.config, binder or host.binder
         hosting["kiosk"] = host.serve
     return Gateway(
@@ -76,6 +78,7 @@ def build_gateway(
         factories={**EXTRA_TRANSPORTS, **(factories or {})},
         hosted=hosting,
         wall_clock=wall_clock,
+        measurement_hook=measurement_hook,
         **options,
     )
 

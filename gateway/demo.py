@@ -18,12 +18,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.reading import Kind
 from gateway.config import parse_config, with_site_timezone
 from gateway.errors import GatewayError
-from simulators.ble.backend import Air
 from simulators.ble.cli import demo_air, demo_device_configs
-from simulators.ble.resident import take_measurement
+from simulators.ble.resident import DemoResident, NoMeterError, Placed
+from simulators.demo_socket import (
+    MeasureReply,
+    MeasureRequest,
+    SocketInUseError,
+    claim_socket,
+    serve,
+    socket_path,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,6 +100,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     from gateway.compose import build_gateway
 
     state = _prepare_state(args.state_dir)
+    control = socket_path(state)
+    try:
+        claim_socket(control)
+    except SocketInUseError as exc:
+        raise GatewayError(str(exc)) from exc
     proc, url = await _start_mosquitto(state)
     print(f"broker:  mosquitto at {url}", flush=True)
     store = CentralStore(f"sqlite:///{state / 'central.db'}")
@@ -141,24 +152,38 @@ async def run_demo(args: argparse.Namespace) -> int:
     config = dataclasses.replace(
         config, devices=with_site_timezone(tuple(devices), config.gateway.timezone)
     )
-    rng = random.Random()  # noqa: S311 - simulated values, not secrets
+    resident = DemoResident(air, random.Random())  # noqa: S311 - simulated values, not secrets
 
-    def request_measurement(kind: str) -> None:
-        take_measurement(air, Kind(kind), rng)
+    gateway = build_gateway(config, measurement_hook=resident.on_kiosk_request)
 
-    gateway = build_gateway(config, request_measurement=request_measurement)
+    def chosen(request: MeasureRequest) -> MeasureReply:
+        try:
+            placed = resident.choose(request.chosen, at_kiosk=request.at_kiosk)
+        except NoMeterError as exc:
+            return MeasureReply(error="no_meter", detail=str(exc))
+        if placed is Placed.MEMORY:
+            # The meter "advertises after measuring": read it now, not at the next poll.
+            gateway.wake_devices(request.chosen.kind.value)
+        return MeasureReply(placed=placed)
     print(f"kiosk:   http://127.0.0.1:{args.kiosk_port}/", flush=True)
     print(f"kader:   http://127.0.0.1:{args.kiosk_port}/kader  (kader01, PIN 1234)", flush=True)
     print(f"admin:   http://127.0.0.1:{args.kiosk_port}/admin  (password demo-admin)", flush=True)
     print(f"status:  gempita status --config {state / 'gateway.toml'}", flush=True)
     _write_status_config(state, url)
     print("devices: " + ", ".join(d.name for d in devices) + " (simulated BLE)", flush=True)
+    every = 0.0 if args.no_auto_resident else args.every
+    if every > 0:
+        print(f"resident: a simulated resident measures every {every:g} s "
+              "(--no-auto-resident: only on request)", flush=True)
+    print(f"measure: gempita demo measure --state-dir {state} --bp 150/95 "
+          "(or --glucose 250 [--fasting], HI, LO, --control-solution)", flush=True)
     print("Ctrl-C stops everything.", flush=True)
     try:
         async with asyncio.timeout(args.duration or None), asyncio.TaskGroup() as group:
             group.create_task(central.run(), name="central")
             group.create_task(gateway.run(), name="gateway")
-            group.create_task(_residents(air, rng, args.every), name="simulated-residents")
+            group.create_task(_residents(resident, every), name="simulated-residents")
+            group.create_task(serve(control, chosen), name="demo-control-socket")
     except (asyncio.CancelledError, TimeoutError):
         pass
     finally:
@@ -173,11 +198,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _residents(air: Air, rng: random.Random, every_s: float) -> None:
+async def _residents(resident: DemoResident, every_s: float) -> None:
     """Now and then somebody measures themselves at the kiosk."""
     while every_s > 0:
         await asyncio.sleep(every_s)
-        take_measurement(air, rng.choice((Kind.BLOOD_PRESSURE, Kind.GLUCOSE)), rng)
+        resident.random_measurement()
 
 
 def _demo_kiosk_secrets(state: Path) -> dict[str, Any]:

@@ -100,25 +100,17 @@ class KioskHost:
     config: Config  # the gateway's config, with the meters paired from the operator page
     settings: KioskSettings
     binder: SessionBinder
-    # Asks a device to measure now (simulators in the demo; real monitors ignore it).
-    request_measurement: Callable[[str], None] | None = None
 
     async def serve(self, gateway: Gateway) -> None:
         await serve_kiosk(self, gateway)
 
 
-def kiosk_host(
-    config: Config,
-    wall_clock: Callable[[], datetime],
-    request_measurement: Callable[[str], None] | None = None,
-) -> KioskHost:
+def kiosk_host(config: Config, wall_clock: Callable[[], datetime]) -> KioskHost:
     """Checked now, so a bad kiosk setting stops `gempita run` before anything starts."""
     from kiosk.binding import SessionBinder
 
     config = with_paired_devices(config)
-    return KioskHost(
-        config, kiosk_settings(config), SessionBinder(wall_clock), request_measurement
-    )
+    return KioskHost(config, kiosk_settings(config), SessionBinder(wall_clock))
 
 
 # --- what the operator changed on the page, kept across restarts ---------------------------
@@ -367,7 +359,7 @@ def _build_app(host: KioskHost, gateway: Gateway) -> Any:
         events=gateway.events,
         sync_state=lambda: dict(gateway.status_snapshot()["outbox"]),
         device_status=lambda: [d.as_dict() for d in gateway.devices.values()],
-        request_measurement=host.request_measurement,
+        request_measurement=gateway.request_measurement,
         # Read-only, on the outbox's DB thread: the kader pages' stored/sent/confirmed.
         reading_states=gateway.outbox.states,
         pairing=_pairing(gateway),

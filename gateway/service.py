@@ -98,8 +98,12 @@ class Gateway:
         maintenance_interval_s: float = 30.0,
         status_file_interval_s: float = 2.0,
         wall_clock: Callable[[], datetime] = utc_now,
+        measurement_hook: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        # Asks a device to measure now (simulators in the demo; real monitors ignore it).
+        self._measurement_hook = measurement_hook
+        self.supervisors: dict[str, DeviceSupervisor] = {}
         self.events = EventBus()
         self.binder = binder
         self.notifier = notifier or Notifier()
@@ -139,6 +143,26 @@ class Gateway:
         self.started_at = time.monotonic()
         self._last_counts: dict[str, Any] = {}
         self.status_file_error: str | None = None
+
+    # --- measuring ----------------------------------------------------------------------------
+
+    def request_measurement(self, kind: str) -> None:
+        """A resident is about to measure `kind`: wake the devices that may take it, then ask.
+
+        A device whose last session failed sleeps out its retry delay (up to the cap, 120 s by
+        default) before it connects again, longer than the kiosk waits for a result. The meter
+        is in use now, so it is worth a connection attempt now. Devices whose kind is not known
+        yet are woken too: one extra attempt is cheap, a missed measurement is not.
+        """
+        self.wake_devices(kind)
+        if self._measurement_hook is not None:
+            self._measurement_hook(kind)
+
+    def wake_devices(self, kind: str) -> None:
+        """Connect now to the devices that may hold a new reading of `kind`."""
+        for name, supervisor in self.supervisors.items():
+            if self.devices[name].kind in (kind, None):
+                supervisor.wake()
 
     # --- status -------------------------------------------------------------------------------
 
@@ -246,6 +270,7 @@ class Gateway:
             clock=self._clock,
             factories=self._factories,
         )
+        self.supervisors[device.name] = supervisor
         self._group.create_task(supervisor.run(), name=f"device:{device.name}")
 
     def add_device(self, device: DeviceConfig) -> None:

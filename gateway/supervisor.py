@@ -94,6 +94,14 @@ class DeviceSupervisor:
             cap_s=float(config.options.get("retry_max_s", 120.0)),
         )
         self._idle_s = float(config.options.get("poll_s", idle_s))
+        # Set by wake(): someone is about to use the device (a kiosk "measure" request), so
+        # the retry delay or idle pause in progress ends now. A backoff of up to 120 s would
+        # otherwise outlast the kiosk's measurement timeout.
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Try the device now instead of after the pause in progress (call on the loop)."""
+        self._wake.set()
 
     def _set_state(self, state: str, detail: str | None = None) -> None:
         self.status.state = state
@@ -110,6 +118,9 @@ class DeviceSupervisor:
             _LOGGER.error("device %s: cannot start its driver: %s", name, exc)
             return
         while True:
+            # A wake during the session stays set: the session may have missed what it was
+            # about (a record stored after the meter's memory was read), so try again at once.
+            self._wake.clear()
             self._set_state("connecting")
             try:
                 await runner.run_once(self._ctx)
@@ -130,7 +141,17 @@ class DeviceSupervisor:
                 self._set_state("idle")
                 delay = self._idle_s
             _stop_if_cancelled(name)
-            await asyncio.sleep(delay)
+            await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep `delay` seconds, or less if woken; the backoff still grows on failures."""
+        try:
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
+        except TimeoutError:
+            return
+        _LOGGER.info("device %s: woken (a measurement was requested): trying now",
+                     self.config.name)
 
     def _failed(self, exc: BaseException, state: str) -> float:
         self.status.failures += 1

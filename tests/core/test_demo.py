@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -40,9 +43,17 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
     try:
         lines: list[str] = []
         assert proc.stdout is not None
+        # A reader thread and a queue: a bare readline() would block past the deadline.
+        queued: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(
+            target=lambda: [queued.put(line) for line in proc.stdout or ()],
+            daemon=True, name="demo-stdout",
+        )
+        reader.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and sum("central stored" in x for x in lines) < 8:
-            lines.append(proc.stdout.readline())
+            with contextlib.suppress(queue.Empty):
+                lines.append(queued.get(timeout=max(0.01, deadline - time.monotonic())))
         stored = [x for x in lines if "central stored gw-demo" in x]
         assert len(stored) >= 8, lines
         assert any("BP " in x for x in stored)
@@ -67,6 +78,7 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         # Ctrl-C in a terminal signals the whole foreground process group, not one process.
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(30) == 0
+        reader.join(10)  # at EOF now; closing its pipe under it would raise in the thread
         assert proc.stderr is not None
         assert "Traceback" not in proc.stderr.read()
     finally:

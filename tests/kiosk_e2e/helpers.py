@@ -279,7 +279,7 @@ def running_stack(
     (tmp / "gw").mkdir()
     config = dataclasses.replace(config, devices=tuple(devices))
     resident = Resident(air)
-    gateway = build_gateway(config, request_measurement=resident, status_file_interval_s=0.5)
+    gateway = build_gateway(config, measurement_hook=resident, status_file_interval_s=0.5)
     central_db = tmp / "central.db"
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()

@@ -108,7 +108,7 @@ async def running_kit(tmp: Path, broker_url: str) -> AsyncIterator[Kit]:
     )
     config = dataclasses.replace(config, devices=tuple(devices))
     resident = Resident(air)
-    gateway = build_gateway(config, request_measurement=resident, status_file_interval_s=0.5)
+    gateway = build_gateway(config, measurement_hook=resident, status_file_interval_s=0.5)
     task = asyncio.create_task(gateway.run(), name="gateway-under-test")
     try:
         await wait_for(lambda: gateway.ready.is_set() or task.done(), 15, "gateway ready")
