@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from bench.common import GATEWAY_ID, proc_status
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import parse_config
 
 _POLL_S = 0.002  # the publisher's counters are read, not hooked: the gateway runs unmodified

@@ -43,7 +43,7 @@ from playwright.sync_api import Browser, Page, Request, sync_playwright
 from bench.common import Result, free_port, load_average, median, mosquitto
 from core.events import ReadingStored
 from core.reading import BloodPressure
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import parse_config
 from gateway.service import Gateway
 from kiosk.deps import KioskSettings

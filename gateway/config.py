@@ -265,7 +265,7 @@ def parse_config(
 ) -> Config:
     """`base_dir`: where relative device paths are taken from (the config file's directory;
     the working directory when None). `device_checks`: per transport, from the composition
-    root (gateway/compose.py), for transports whose options only their driver understands."""
+    root (gateway/cli/compose.py), for transports whose options only their driver understands."""
     kwargs: dict[str, Any] = {"source": source}
     for key, value in data.items():
         if key in _SECTIONS:

@@ -6,9 +6,9 @@ record by reading its cursor, so a killed gateway re-generates nothing twice and
 Options (`[[devices]] options`): kind ("blood_pressure" | "glucose"), rate_per_s (default 1),
 count (stop after this many records; default unlimited), batch (records per commit, default 1).
 
-With `options.scenario = "FILE"` the device is instead a simulated BLE meter described by that
-file and read through the real BLE runner (simulators/ble/scenario.py; format in
-simulators/README.md).
+With `options.scenario = "FILE"` the composition root makes the device a simulated BLE meter
+described by that file instead, read through the real BLE runner (simulators/ble/scenario.py;
+format in simulators/README.md).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from types import MappingProxyType
 
 from core.devices import DeviceConfig, DeviceContext, DeviceRunner
 from core.reading import (
@@ -33,7 +31,6 @@ from core.reading import (
     reading_id,
 )
 from core.sink import Cursor
-from simulators.errors import SimulatorConfigError
 
 _LOGGER = logging.getLogger(__name__)
 CURSOR = "records"
@@ -116,32 +113,5 @@ class SyntheticRunner:
 
 
 def make_runner(config: DeviceConfig) -> DeviceRunner:
-    """Runner factory for RUNNER_FACTORIES["simulated"]: a scenario device or a synthetic one."""
-    if "scenario" in config.options:
-        # Imported only for scenario devices: it brings bleak and the BLE driver.
-        from simulators.ble.scenario import make_scenario_runner
-
-        return make_scenario_runner(config)
+    """Runner factory for synthetic devices (`transport = "simulated"` without a scenario)."""
     return SyntheticRunner(config)
-
-
-def prepare_config(config: DeviceConfig, base_dir: Path) -> DeviceConfig:
-    """Checked when the gateway config is loaded (the composition root's DEVICE_CHECKS): a scenario
-    file is read and validated before anything starts, and a relative path is made absolute
-    from the config file's directory. Devices without a scenario are returned unchanged."""
-    if "scenario" not in config.options:
-        return config
-    from simulators.ble.scenario import (
-        ScenarioError,
-        ScenarioRunner,
-        parse_scenario,
-        scenario_path,
-    )
-
-    path = scenario_path(config, base_dir)
-    try:
-        scenario = parse_scenario(path)
-    except ScenarioError as exc:
-        raise SimulatorConfigError(f"options.scenario: {exc}") from exc
-    ScenarioRunner(config, scenario)  # the runner's own checks (kind against profile)
-    return replace(config, options=MappingProxyType({**config.options, "scenario": str(path)}))

@@ -5,7 +5,7 @@
 with optional spaces, colons, dashes or a leading '0x'. The field names per characteristic are
 listed in DECODE.md next to this file. Malformed hex or a short frame raises DecodeError; an
 unknown characteristic (or one we have no decoder for) raises UnknownCharacteristicError, a
-UsageError. This module is pure: the CLI function that prints lives in gateway/cli.py.
+UsageError. This module is pure: the CLI function that prints lives in gateway/cli/decode.py.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ up is the production path; only the radio is simulated.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -664,3 +665,18 @@ def scenario_path(config: DeviceConfig, base_dir: Path | None = None) -> Path:
 
 def make_scenario_runner(config: DeviceConfig) -> ScenarioRunner:
     return ScenarioRunner(config, parse_scenario(scenario_path(config)))
+
+
+def prepare_scenario_config(config: DeviceConfig, base_dir: Path) -> DeviceConfig:
+    """Checked when the gateway config is loaded (a core.devices.DeviceCheck): the scenario
+    file is read and validated before anything starts, and a relative path is made absolute
+    from the config file's directory."""
+    path = scenario_path(config, base_dir)
+    try:
+        scenario = parse_scenario(path)
+    except ScenarioError as exc:
+        raise SimulatorConfigError(f"options.scenario: {exc}") from exc
+    ScenarioRunner(config, scenario)  # the runner's own checks (kind against profile)
+    return dataclasses.replace(
+        config, options=types.MappingProxyType({**config.options, "scenario": str(path)})
+    )

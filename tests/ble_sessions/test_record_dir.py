@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.devices import DeviceConfig
 from drivers.ble.runner import make_runner
-from gateway.cli import with_ble_recording
+from gateway.cli.run import with_ble_recording
 from gateway.config import parse_config
 from simulators.ble.backend import Air
 from simulators.ble.devices import BpMonitor, BpRecord

@@ -13,7 +13,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.payload import encode_reading
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import Config
 from gateway.outbox import Outbox
 from gateway.service import Gateway

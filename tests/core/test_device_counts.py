@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from simulators.ble.backend import Air
 from simulators.ble.cli import demo_air, demo_device_configs
 from tests.support.harness import gateway_config, wait_for
@@ -50,7 +50,7 @@ async def test_re_sent_memory_is_counted_apart_from_readings_stored(tmp_path: Pa
 
 
 def test_gempita_status_shows_readings_stored_not_records_received() -> None:
-    from gateway.cli import _device_detail
+    from gateway.cli.status import _device_detail
 
     row = {"name": "bp", "state": "connected", "readings_total": 447, "readings_stored": 3,
            "records_resent": 444, "last_error": None}

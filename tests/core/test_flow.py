@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from tests.support.harness import gateway_config, running_central, wait_for
 from tests.support.mosquitto import Mosquitto
 

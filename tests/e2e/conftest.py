@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from central.service import CentralService
 from central.store import readings as readings_table
 from core.devices import RunnerFactory
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import Config
 from gateway.service import Gateway
 from tests.support.harness import wait_for

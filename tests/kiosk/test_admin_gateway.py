@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import Config, parse_config
 from gateway.kiosk_host import assign_meter, kiosk_settings, save_settings, with_paired_devices
 from kiosk.privacy import generate_keypair

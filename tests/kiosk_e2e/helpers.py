@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.payload import rfc3339
 from core.reading import Kind
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import parse_config
 from gateway.service import Gateway
 from kiosk.privacy import KeyPair, generate_keypair

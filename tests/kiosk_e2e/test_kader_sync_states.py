@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from core.reading import Kind
-from gateway.compose import build_gateway
+from gateway.cli.compose import build_gateway
 from gateway.config import parse_config
 from gateway.service import Gateway
 from kiosk.privacy import generate_keypair

@@ -16,10 +16,11 @@ import pytest
 
 from core.devices import DeviceConfig
 from core.reading import Kind
-from gateway.compose import load_config
+from gateway.cli.compose import load_config
+from gateway.cli.compose import simulated_runner as make_runner
 from gateway.errors import ConfigError
 from simulators.ble.scenario import ScenarioError, ScenarioRunner, parse_scenario
-from simulators.synthetic import SyntheticRunner, make_runner
+from simulators.synthetic import SyntheticRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "simulators" / "scenarios"

@@ -18,9 +18,9 @@ from core.devices import DeviceConfig, DeviceContext, DeviceStatus
 from core.events import EventBus
 from core.reading import BloodPressure, Glucose, Reading, TimeQuality
 from core.sink import CommitResult, Cursor
+from gateway.cli.compose import simulated_runner as make_runner
 from gateway.outbox import Outbox
 from simulators.ble.scenario import ScenarioRunner
-from simulators.synthetic import make_runner
 from tests.e2e.conftest import NOW, SettableClock, wita_to_utc
 
 

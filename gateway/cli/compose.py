@@ -13,17 +13,27 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.clock import utc_now
 from core.devices import DeviceCheck, DeviceConfig, DeviceRunner, RunnerFactory
 from gateway.config import Config
 from gateway.errors import GatewayError
-from gateway.service import Gateway, HostedTask
+
+if TYPE_CHECKING:  # imported when a gateway is built: `gempita --help` stays instant
+    from gateway.service import Gateway, HostedTask
 
 
 def simulated_runner(config: DeviceConfig) -> DeviceRunner:
-    """The "simulated" transport: software devices for demos, rehearsals and load tests."""
+    """The "simulated" transport: software devices for demos, rehearsals and load tests.
+
+    With `options.scenario` a simulated BLE meter read by the real BLE runner (it brings bleak,
+    so it is imported only then); without, a synthetic device.
+    """
+    if "scenario" in config.options:
+        from simulators.ble.scenario import make_scenario_runner
+
+        return make_scenario_runner(config)
     from simulators.synthetic import make_runner
 
     return make_runner(config)
@@ -31,9 +41,11 @@ def simulated_runner(config: DeviceConfig) -> DeviceRunner:
 
 def simulated_check(config: DeviceConfig, base_dir: Path) -> DeviceConfig:
     """A simulated device's scenario file, read and checked when the config is loaded."""
-    from simulators.synthetic import prepare_config
+    if "scenario" not in config.options:
+        return config
+    from simulators.ble.scenario import prepare_scenario_config
 
-    return prepare_config(config, base_dir)
+    return prepare_scenario_config(config, base_dir)
 
 
 # Transports the composition root adds to the gateway's production drivers, and the checks of
@@ -64,6 +76,8 @@ def build_gateway(
     resident); `options` go to `Gateway` as they are (notifier, maintenance and status
     intervals).
     """
+    from gateway.service import Gateway
+
     binder = options.pop("binder", None)
     hosting = dict(hosted or {})
     if config.kiosk.enabled:

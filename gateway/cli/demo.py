@@ -96,8 +96,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     from central.service import CentralService
     from central.store import CentralStore
     from core.mqtt import BrokerSettings
-    from gateway.cli import print_reading
-    from gateway.compose import build_gateway
+    from gateway.cli.central import print_reading
+    from gateway.cli.compose import build_gateway
 
     state = _prepare_state(args.state_dir)
     control = socket_path(state)

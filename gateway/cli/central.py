@@ -1,0 +1,91 @@
+"""`gempita central`: the reference central service."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gateway.cli.output import (
+    EXIT_OK,
+    Subcommands,
+    add_common,
+    run_async,
+    setup_logging,
+)
+
+
+def cmd_central(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "INFO")
+    return run_async(_central(args))
+
+
+def print_reading(payload: dict[str, Any]) -> None:
+    values = payload.get("values", {})
+    if payload.get("kind") == "blood_pressure":
+        text = (
+            f"BP {values.get('systolic_mmhg')}/{values.get('diastolic_mmhg')} mmHg "
+            f"pulse {values.get('pulse_bpm')}"
+        )
+    else:
+        glucose = values.get("glucose_mgdl")
+        shown = "HI" if values.get("hi") else "LO" if values.get("lo") else f"{glucose} mg/dL"
+        text = f"glucose {shown}"
+    device = payload.get("device", {})
+    print(
+        f"central stored {payload.get('gateway_id')} {payload.get('measured_at')} "
+        f"{device.get('model') or device.get('id')}: {text} "
+        f"[{payload.get('time_quality')}] id={str(payload.get('id'))[:8]}",
+        flush=True,
+    )
+
+
+async def _central(args: argparse.Namespace) -> int:
+    from central.service import CentralService
+    from central.store import CentralStore
+    from core.mqtt import BrokerSettings
+
+    store = CentralStore(args.db)
+    settings = BrokerSettings(
+        url=args.broker,
+        client_id=args.client_id,
+        ca_file=args.ca_file or "",
+        cert_file=args.cert_file or "",
+        key_file=args.key_file or "",
+        session_expiry_s=14 * 24 * 3600,
+    )
+
+    def on_stored(payloads: list[dict[str, Any]]) -> None:
+        for payload in payloads:
+            print_reading(payload)
+
+    service = CentralService(store, settings, on_stored=on_stored if args.print else None)
+    try:
+        await service.run()
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def register(sub: Subcommands) -> None:
+    """Add this module's command(s) to the `gempita` sub-parsers."""
+    p = sub.add_parser(
+        "central",
+        help="run the reference central service",
+        description="Subscribe to every gateway's readings (MQTT v5 shared subscription "
+        "'$share/gempita-central/gempita/v1/+/readings'), store each reading once by id, "
+        "and send receipts back to the gateway. Several instances may share one broker.",
+    )
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL (mqtt[s]://)")
+    p.add_argument(
+        "--db",
+        default="sqlite:///central.db",
+        help="SQLAlchemy database URL (default sqlite:///central.db; "
+        "postgresql+psycopg://user@host/db also works)",
+    )
+    p.add_argument("--client-id", default="central-1", help="MQTT client id (unique per instance)")
+    p.add_argument("--ca-file", help="CA certificate for mqtts://")
+    p.add_argument("--cert-file", help="client certificate (CN=central)")
+    p.add_argument("--key-file", help="client key")
+    p.add_argument("--print", action="store_true", help="print each newly stored reading")
+    add_common(p, config=False)
+    p.set_defaults(handler=cmd_central)
