@@ -4,120 +4,24 @@ resident. One demo process serves every `measure` call: each start costs seconds
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import signal
-import sqlite3
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
 
 import pytest
 
 from core.reading import Kind
 from tests.kiosk_e2e.helpers import NIK_A, HttpResident
-from tests.support.mosquitto import free_port
+from tests.support.demo import Demo, running_demo
 
-REPO = Path(__file__).resolve().parents[2]
 MEMORY_DUMP = 2 + 5  # the demo's BP monitor and glucose meter memories
 ARRIVAL_S = 30.0  # one device session every 5 s; generous on a loaded 2-core machine
 
 
-@dataclass
-class Demo:
-    proc: subprocess.Popen[str]
-    state: Path
-    kiosk_port: int
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-
-    def next_line(self, deadline: float) -> str | None:
-        """The next stdout line, or None at the deadline (never blocks past it)."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        try:
-            line = self.lines.get(timeout=remaining)
-        except queue.Empty:
-            return None
-        if line is None:
-            raise AssertionError(f"the demo ended (rc {self.proc.poll()}): {self.seen}")
-        self.seen.append(line)
-        return line
-
-    def stored_within(self, seconds: float, until: Callable[[list[str]], bool]) -> list[str]:
-        """Central's "stored" lines printed within `seconds`, stopping once `until` holds."""
-        stored: list[str] = []
-        deadline = time.monotonic() + seconds
-        while not until(stored):
-            line = self.next_line(deadline)
-            if line is None:
-                break
-            if "central stored gw-demo" in line:
-                stored.append(line)
-        return stored
-
-    def measure(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "demo", "measure",
-             "--state-dir", str(self.state), *argv],
-            cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
-        )
-
-    def central_payloads(self) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.state / "central.db") as db:
-            rows = db.execute("SELECT payload FROM readings").fetchall()
-        return [json.loads(payload) for (payload,) in rows]
-
-    def central_values(self) -> list[dict[str, Any]]:
-        return [payload["values"] for payload in self.central_payloads()]
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
-    state = tmp_path / "demo"
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "gateway.cli", "demo",
-            "--state-dir", str(state), "--kiosk-port", str(port),
-            # --every 1 as well: --no-auto-resident must win, or readings arrive every second.
-            "--every", "1", "--no-auto-resident",
-        ],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,  # so a failed test can stop the demo's mosquitto too
-    )
-    assert proc.stdout is not None
-    running = Demo(proc, state, port)
-    reader = threading.Thread(target=_pump, args=(proc.stdout, running.lines), daemon=True,
-                              name="demo-stdout")
-    reader.start()
-    try:
+    # --every 1 as well: --no-auto-resident must win, or readings arrive every second.
+    with running_demo(tmp_path, "--every", "1", "--no-auto-resident") as running:
         yield running
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(30) == 0
-        assert proc.stderr is not None
-        assert "Traceback" not in proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        reader.join(10)  # at EOF now; closing its pipe under it would raise in the thread
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def test_demo_measure_sends_chosen_readings_through_the_real_chain(demo: Demo) -> None:
