@@ -32,6 +32,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from core.reading import BloodPressure, Glucose
+from core.units import MGDL_PER_MMOLL, MMHG_PER_KPA
 from drivers.ble.bp import USER_ID_UNKNOWN, BloodPressureMeasurement, PressureUnit
 from drivers.ble.glucose import (
     SAMPLE_LOCATION_NOT_AVAILABLE,
@@ -43,8 +44,6 @@ from drivers.ble.ieee11073 import Numeric
 from drivers.ble.quirks import Quirk, meal_name
 from drivers.errors import UsageError
 
-MMHG_PER_KPA = Decimal("7.50062")
-MGDL_PER_MMOLL = Decimal("18.016")
 _ONE_DECIMAL = Decimal("0.1")
 
 

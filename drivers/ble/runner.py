@@ -29,6 +29,7 @@ from typing import Any
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
 
+from core.clock import DEFAULT_SITE_TZ
 from core.devices import DeviceConfig, DeviceContext, DeviceRunner
 from core.events import DeviceState
 from core.reading import DeviceIdentity, Kind, Transport
@@ -39,7 +40,7 @@ from drivers.ble.pair import backend_takes_passkey, bond
 from drivers.ble.quirks import Quirk, match_quirk, quirk_by_name
 from drivers.ble.session_bp import BpOptions, BpSession
 from drivers.ble.session_glucose import GlucoseOptions, GlucoseSession
-from drivers.ble.time_correction import DEFAULT_SITE_TZ, TimeCorrector
+from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DeviceSessionError, UsageError
 
 _LOGGER = logging.getLogger(__name__)

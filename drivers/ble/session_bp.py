@@ -20,6 +20,7 @@ from datetime import datetime
 from core.devices import DeviceContext
 from core.events import CuffPressure
 from core.reading import DeviceIdentity, Kind, Reading, reading_id, values_fingerprint
+from core.units import MMHG_PER_KPA
 from drivers.ble import uuids
 from drivers.ble.bp import (
     BloodPressureMeasurement,
@@ -27,7 +28,7 @@ from drivers.ble.bp import (
     decode_bp_measurement,
     decode_intermediate_cuff_pressure,
 )
-from drivers.ble.convert import MMHG_PER_KPA, bp_values
+from drivers.ble.convert import bp_values
 from drivers.ble.datetime_codec import BleDateTime, decode_date_time, encode_date_time
 from drivers.ble.link import BleLink, wait_any
 from drivers.ble.quirks import Quirk

@@ -1,70 +1,36 @@
-"""From a meter's local wall-clock timestamp to a UTC `measured_at` and a `TimeQuality`.
+"""One BLE session's clock: the measured offset, and each record's time via `core.time_policy`.
 
-BLE Date Time has no zone: meters keep the local time they were set to. The gateway attaches the
-site's zone (default Asia/Makassar, WITA, UTC+8: Balikpapan) and, when it could read the meter's
-clock in the same session, the measured offset (device clock minus gateway UTC clock), which it
-subtracts from every record.
-
-Quality rules:
-- offset measured and within `synced_tolerance_s` -> SYNCED (the meter agrees with the gateway);
-- offset measured and larger -> DEVICE_CLOCK, corrected by the offset;
-- no way to read the clock -> DEVICE_CLOCK with `clock_offset_s=None` (device time taken as is);
-- no usable device time (year 0, unknown month/day) or an implausible one (before 2015, older
-  than `max_age`, or in the future after correction) -> never trusted silently: a log line, and
-  GATEWAY_RECEIVE for a reading just taken (`live=True`: the receive time is then a fair
-  stand-in) or UNKNOWN for a stored record (its receive time says nothing about when it was
-  measured; `measured_at` then carries the receive time only because it cannot be empty).
+BLE Date Time has no zone: meters keep the local time they were set to. The session reads the
+meter's clock once (CTS 0x2A2B, a quirk's vendor clock, or a readable Date Time) and records the
+offset (device clock minus gateway UTC clock) here; every record's time and `TimeQuality` is
+then decided by `core.time_policy.decide_time` — the rules live there, not here. This class only
+holds the session's state (site zone, offset) and says in a log line why a device time was not
+used.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
-from core.reading import TimeQuality
+from core.clock import DEFAULT_SITE_TZ, UnknownTimeZoneError, site_zone
+from core.time_policy import PlausibilityWindow, TimeDecision, TimeEvidence, decide_time
 from drivers.errors import UsageError
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_SITE_TZ = "Asia/Makassar"
-# No meter we support was made before this; a clock showing an earlier date was never set.
-EARLIEST_PLAUSIBLE = datetime(2015, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class CorrectedTime:
-    measured_at: datetime  # aware UTC
-    quality: TimeQuality
-    device_time: str | None  # the device's own timestamp as it said it (ISO, no zone)
-    clock_offset_s: float | None
-
-
-def site_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(
-            f"unknown site timezone {name!r}: use an IANA name such as {DEFAULT_SITE_TZ}"
-        ) from exc
-
 
 class TimeCorrector:
-    """Corrects device timestamps for one session (one site zone, one measured offset)."""
+    """Decides device timestamps for one session (one site zone, one measured offset)."""
 
     def __init__(
-        self,
-        site_tz: str = DEFAULT_SITE_TZ,
-        *,
-        max_age: timedelta = timedelta(days=2 * 365),
-        future_tolerance: timedelta = timedelta(minutes=10),
-        synced_tolerance_s: float = 120.0,
+        self, site_tz: str = DEFAULT_SITE_TZ, *, window: PlausibilityWindow | None = None
     ) -> None:
-        self.zone = site_zone(site_tz)
-        self.max_age = max_age
-        self.future_tolerance = future_tolerance
-        self.synced_tolerance_s = synced_tolerance_s
+        try:
+            self.zone = site_zone(site_tz)
+        except UnknownTimeZoneError as exc:
+            raise UsageError(f"site timezone: {exc}") from exc
+        self.window = window or PlausibilityWindow()
         self.clock_offset_s: float | None = None
 
     def to_utc(self, device_local: datetime) -> datetime:
@@ -91,35 +57,27 @@ class TimeCorrector:
         received_at: datetime,
         live: bool = False,
         device_time_text: str | None = None,
-    ) -> CorrectedTime:
-        """Correct one record's timestamp. `received_at` is the gateway's aware UTC time."""
-        text = device_time_text
-        if text is None and device_local is not None:
-            text = device_local.isoformat()
-        if device_local is None:
-            return self._fallback("device time unknown", text, received_at, live)
-        try:
-            corrected = self.to_utc(device_local)
-            if self.clock_offset_s is not None:
-                corrected -= timedelta(seconds=self.clock_offset_s)
-        except OverflowError:
-            return self._fallback("device time out of range", text, received_at, live)
-        if corrected < EARLIEST_PLAUSIBLE or corrected < received_at - self.max_age:
-            return self._fallback("device time implausibly old", text, received_at, live)
-        if corrected > received_at + self.future_tolerance:
-            return self._fallback("device time in the future", text, received_at, live)
-        if self.clock_offset_s is not None and abs(self.clock_offset_s) <= self.synced_tolerance_s:
-            quality = TimeQuality.SYNCED
-        else:
-            quality = TimeQuality.DEVICE_CLOCK
-        return CorrectedTime(corrected, quality, text, self.clock_offset_s)
-
-    def _fallback(
-        self, reason: str, text: str | None, received_at: datetime, live: bool
-    ) -> CorrectedTime:
-        quality = TimeQuality.GATEWAY_RECEIVE if live else TimeQuality.UNKNOWN
-        _LOGGER.warning(
-            "%s (%s, offset %s s): using %s", reason, text or "none", self.clock_offset_s,
-            quality.value,
+    ) -> TimeDecision:
+        """Decide one record's time. `received_at` is the gateway's aware UTC time."""
+        if device_local is not None and device_local.tzinfo is not None:
+            raise UsageError("device timestamps are naive local wall-clock times")
+        decision = decide_time(
+            TimeEvidence(
+                device_wall=device_local,
+                received_at=received_at,
+                zone=self.zone,
+                clock_offset_s=self.clock_offset_s,
+                # The BLE sessions write the clock before collecting, but every record they
+                # receive may have been stamped before that write: never claimed here.
+                clock_set_by_gateway=False,
+                live=live,
+                device_time_text=device_time_text,
+                window=self.window,
+            )
         )
-        return CorrectedTime(received_at, quality, text, self.clock_offset_s)
+        if decision.fallback is not None:
+            _LOGGER.warning(
+                "%s (%s, offset %s s): using %s", decision.fallback.value,
+                decision.device_time or "none", self.clock_offset_s, decision.quality.value,
+            )
+        return decision

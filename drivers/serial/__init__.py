@@ -11,7 +11,9 @@ Layers, one module each so a reader finds things by file name:
 * ``session_base`` — session settings/interface, batch commits with the cursor, readings.
 * ``session_<family>.py`` — drive a link through one protocol, turn records into readings and
   commit them through the gateway's sink.
-* ``device_time`` — meter local time -> UTC with the measured clock offset.
+* ``device_time`` — reading a meter's clock against the gateway's (the offset) and the wall
+  time to write into it.
+* ``record_time`` — a record's UTC time and quality: ``core.time_policy`` applied to a dump.
 * ``natural_key`` — the stable per-record key that makes re-reads give the same reading ids.
 * ``registry`` — protocol name -> session, stream decoder, line settings and USB ids.
 * ``runner`` — the gateway's ``make_runner`` entry point for ``transport = "serial"``.

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
+from core.units import mmoll_to_mgdl
 from drivers.errors import DecodeError, UsageError
 from drivers.serial import astm
 
 MGDL = "mg/dL"
 MMOLL = "mmol/L"
-MGDL_PER_MMOLL = 18.016
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ class ResultRecord:
         if self.hi or self.lo:
             return None
         number = float(self.value)
-        return number * MGDL_PER_MMOLL if self.unit == MMOLL else number
+        return mmoll_to_mgdl(number) if self.unit == MMOLL else number
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,35 +1,39 @@
-"""How far a serial meter's record time can be trusted, and its UTC value.
+"""A serial meter record's UTC time and quality: `core.time_policy` applied to a memory dump.
 
-Shared by the Contour, TaiDoc and Beurer sessions. A meter clock read right after connecting
-gives the offset (meter minus gateway); the clocks of these meters only show minutes, so an
-offset within `SYNC_TOLERANCE_S` is truncation and drift we cannot measure: the record time
-is then taken as it is and counted as checked (SYNCED). A larger offset is removed from every
-record (DEVICE_CLOCK). A meter whose clock cannot be read at all (Beurer BM58) gives
-DEVICE_CLOCK with no offset. A corrected time in the gateway's future is impossible and marked
-UNKNOWN (the time is kept as the meter said it, so nothing is lost).
+Shared by every serial session (Contour, TaiDoc, Beurer, LifeScan). A meter clock read right
+after connecting gives the offset (meter minus gateway; None for a meter whose clock cannot be
+read, such as the Beurer BM58). Every record read from memory is a stored one (`live=False`),
+stamped before any clock set this session does (sessions set the clock only after the dump), so
+an implausible time is UNKNOWN, never GATEWAY_RECEIVE. The decision itself lives in core.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from core.reading import TimeQuality
-from drivers.serial.device_time import corrected_utc, local_to_utc
+from core.time_policy import TimeDecision, TimeEvidence, decide_time
 
-SYNC_TOLERANCE_S = 120.0
+_LOGGER = logging.getLogger(__name__)
 
 
 def record_time(
-    local: datetime, offset_s: float | None, zone: ZoneInfo, now: datetime
-) -> tuple[datetime, TimeQuality]:
-    """(measured_at in UTC, time quality) for a record stamped `local` by the meter."""
-    if offset_s is None:
-        moment, quality = local_to_utc(local, zone), TimeQuality.DEVICE_CLOCK
-    elif abs(offset_s) <= SYNC_TOLERANCE_S:
-        moment, quality = local_to_utc(local, zone), TimeQuality.SYNCED
-    else:
-        moment, quality = corrected_utc(local, offset_s, zone), TimeQuality.DEVICE_CLOCK
-    if moment > now + timedelta(seconds=SYNC_TOLERANCE_S):
-        return local_to_utc(local, zone), TimeQuality.UNKNOWN
-    return moment, quality
+    local: datetime, offset_s: float | None, zone: ZoneInfo, received_at: datetime
+) -> TimeDecision:
+    """The decided time of a record stamped `local` by the meter, read at `received_at`."""
+    decision = decide_time(
+        TimeEvidence(
+            device_wall=local,
+            received_at=received_at,
+            zone=zone,
+            clock_offset_s=offset_s,
+            device_time_text=local.isoformat(timespec="seconds"),
+        )
+    )
+    if decision.fallback is not None:
+        _LOGGER.warning(
+            "%s (%s, offset %s s): using %s",
+            decision.fallback.value, decision.device_time, offset_s, decision.quality.value,
+        )
+    return decision

@@ -23,10 +23,10 @@ from typing import Any
 
 from serial.tools import list_ports
 
+from core.clock import DEFAULT_SITE_TZ, UnknownTimeZoneError, site_zone
 from core.devices import DeviceConfig, DeviceContext
 from drivers.errors import UsageError
 from drivers.serial import registry
-from drivers.serial.device_time import DEFAULT_SITE_TZ, site_zone
 from drivers.serial.errors import PortMissingError
 from drivers.serial.link import PortOpener, open_link
 from drivers.serial.registry import SerialProtocol, UsbId
@@ -80,7 +80,10 @@ def _options(raw: Mapping[str, Any]) -> _Options:
     if not isinstance(set_clock, bool):
         raise UsageError("option set_clock must be true or false")
     site_tz = str(raw.get("site_tz", DEFAULT_SITE_TZ))
-    site_zone(site_tz)  # fail at start-up, not in the first session
+    try:
+        site_zone(site_tz)  # fail at start-up, not in the first session
+    except UnknownTimeZoneError as exc:
+        raise UsageError(f"option site_tz: {exc}") from exc
     try:
         timeout_s = float(raw.get("timeout_s", 2.0))
         retries = int(raw.get("retries", 3))

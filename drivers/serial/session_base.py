@@ -25,17 +25,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
+from core.clock import DEFAULT_SITE_TZ, site_zone
 from core.events import DeviceState
 from core.reading import (
     DeviceIdentity,
     Glucose,
     Kind,
     Reading,
-    TimeQuality,
     reading_id,
 )
 from core.sink import CommitResult, Cursor
-from drivers.serial.device_time import DEFAULT_SITE_TZ, clock_offset_s, corrected_utc, site_zone
+from drivers.serial.device_time import clock_offset_s
+from drivers.serial.record_time import record_time
 
 if TYPE_CHECKING:
     # Only for annotations: looking a protocol up must not import pyserial.
@@ -185,20 +186,21 @@ def glucose_reading(
     values: Glucose,
     clock: MeterClock,
 ) -> Reading:
-    """A glucose `Reading` from a meter record (time corrected with the measured offset)."""
+    """A glucose `Reading` from a meter record, its time decided by `core.time_policy`."""
+    received_at = ctx.clock()
+    decided = record_time(record_local, clock.offset_s, clock.zone, received_at)
     return Reading(
         id=reading_id(device, key),
         kind=Kind.GLUCOSE,
         gateway_id=ctx.gateway_id,
         device=device,
         record_key=key,
-        measured_at=corrected_utc(record_local, clock.offset_s, clock.zone),
-        time_quality=TimeQuality.DEVICE_CLOCK if clock.offset_s is not None
-        else TimeQuality.UNKNOWN,
+        measured_at=decided.measured_at,
+        time_quality=decided.quality,
         values=values,
         device_time=record_local.isoformat(timespec="seconds"),
         clock_offset_s=clock.offset_s,
-        received_at=ctx.clock(),
+        received_at=received_at,
         site_id=ctx.site_id,
     )
 

@@ -89,15 +89,15 @@ class BeurerBm58Session:
         record: bm58.BpRecord,
         now: datetime,
     ) -> Reading:
-        measured_at, quality = record_time(record.taken_at, None, self._zone, now)
+        decided = record_time(record.taken_at, None, self._zone, now)
         return Reading(
             id=reading_id(device, key),
             kind=Kind.BLOOD_PRESSURE,
             gateway_id=ctx.gateway_id,
             device=device,
             record_key=key,
-            measured_at=measured_at,
-            time_quality=quality,
+            measured_at=decided.measured_at,
+            time_quality=decided.quality,
             values=BloodPressure(
                 systolic_mmhg=float(record.systolic),
                 diastolic_mmhg=float(record.diastolic),

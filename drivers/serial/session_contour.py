@@ -187,7 +187,7 @@ class ContourSession:
         offset: float | None,
         now: datetime,
     ) -> Reading:
-        measured_at, quality = record_time(result.taken_at, offset, self._zone, now)
+        decided = record_time(result.taken_at, offset, self._zone, now)
         values = Glucose(
             glucose_mgdl=result.glucose_mgdl,
             original_unit=result.unit,
@@ -205,8 +205,8 @@ class ContourSession:
             gateway_id=ctx.gateway_id,
             device=device,
             record_key=key,
-            measured_at=measured_at,
-            time_quality=quality,
+            measured_at=decided.measured_at,
+            time_quality=decided.quality,
             values=values,
             device_time=result.taken_at.isoformat(),
             clock_offset_s=offset,

@@ -117,7 +117,7 @@ class TaiDocSession:
         offset: float,
         now: datetime,
     ) -> tuple[str, Reading]:
-        measured_at, quality = record_time(taken, offset, self._zone, now)
+        decided = record_time(taken, offset, self._zone, now)
         values: BloodPressure | Glucose
         if self.blood_pressure:
             bp = taidoc.decode_bp(payload)
@@ -159,8 +159,8 @@ class TaiDocSession:
             gateway_id=ctx.gateway_id,
             device=device,
             record_key=key,
-            measured_at=measured_at,
-            time_quality=quality,
+            measured_at=decided.measured_at,
+            time_quality=decided.quality,
             values=values,
             device_time=taken.isoformat(),
             clock_offset_s=offset,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.clock import DEFAULT_SITE_TZ
 from core.devices import DeviceConfig, DeviceContext, DeviceStatus
 from core.events import EventBus
 from core.reading import Reading
@@ -181,7 +182,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="connect this many times (later sessions show delta sync)")
     parser.add_argument("--capture-dir", type=Path, default=None,
                         help="also record each session as a JSON Lines capture here")
-    parser.add_argument("--site-tz", default="Asia/Makassar", help="timezone of device clocks")
+    parser.add_argument("--site-tz", default=DEFAULT_SITE_TZ, help="timezone of device clocks")
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from bleak.exc import BleakGATTProtocolError, BleakGATTProtocolErrorCode
 
+from core.clock import DEFAULT_SITE_TZ
+from core.units import MMHG_PER_KPA, mgdl_to_mmoll
 from drivers.ble import uuids
 from drivers.ble.bp import (
     BloodPressureFeature,
@@ -69,8 +71,8 @@ from simulators.ble.peripheral import Characteristic, GattPeripheral, Service
 
 _LOGGER = logging.getLogger(__name__)
 
-KPA_PER_MMHG = 1 / 7.50062
-WITA = "Asia/Makassar"
+KPA_PER_MMHG = 1 / float(MMHG_PER_KPA)
+WITA = DEFAULT_SITE_TZ
 
 Clock = Callable[[], datetime]
 
@@ -497,7 +499,7 @@ def glucose_record(
         concentration = Numeric.of_special(Special.NAN)
     elif mmol:
         # mol/L on air: 5.5 mmol/L = 55e-4 mol/L
-        concentration = Numeric.from_value(f"{mgdl / 18.016 / 1000:.4f}")
+        concentration = Numeric.from_value(f"{mgdl_to_mmoll(mgdl) / 1000:.4f}")
     else:
         # kg/L on air: 98 mg/dL = 98e-5 kg/L
         concentration = Numeric(round(mgdl), -5)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from core.clock import utc_now
+from core.clock import DEFAULT_SITE_TZ, site_zone, utc_now
 from drivers.serial import beurer_bm58 as bm58
-from drivers.serial.device_time import DEFAULT_SITE_TZ, site_zone, utc_to_local
+from drivers.serial.device_time import utc_to_local
 from simulators.serial.pty import PtyFaults, PtyMeter
 
 FULL_MEMORY = 60

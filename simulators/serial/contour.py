@@ -24,9 +24,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from core.clock import utc_now
+from core.clock import DEFAULT_SITE_TZ, site_zone, utc_now
+from core.units import mgdl_to_mmoll
 from drivers.serial import astm, contour
-from drivers.serial.device_time import DEFAULT_SITE_TZ, site_zone, utc_to_local
+from drivers.serial.device_time import utc_to_local
 from simulators.serial.pty import PtyFaults, PtyMeter
 
 _MAX_TRIES = 6
@@ -197,7 +198,7 @@ def sample_results(
         taken = (newest - timedelta(hours=count - 1 - i)).replace(second=0, microsecond=0)
         markers = markers_cycle[i % len(markers_cycle)]
         mgdl = 600 if ">" in markers else 10 if "<" in markers else 80 + (i * 37) % 200
-        value = str(mgdl) if unit == contour.MGDL else f"{mgdl / contour.MGDL_PER_MMOLL:.1f}"
+        value = str(mgdl) if unit == contour.MGDL else f"{mgdl_to_mmoll(mgdl):.1f}"
         out.append(
             contour.ResultRecord(
                 sequence=i + 1,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.clock import utc_now
-from drivers.serial.device_time import DEFAULT_SITE_TZ, local_to_utc, utc_to_local
+from core.clock import DEFAULT_SITE_TZ, utc_now
+from drivers.serial.device_time import local_to_utc, utc_to_local
 
 
 @dataclass(slots=True)

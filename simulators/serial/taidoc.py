@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.clock import utc_now
+from core.clock import DEFAULT_SITE_TZ, site_zone, utc_now
 from drivers.errors import DecodeError
 from drivers.serial import taidoc
-from drivers.serial.device_time import DEFAULT_SITE_TZ, local_to_utc, site_zone, utc_to_local
+from drivers.serial.device_time import local_to_utc, utc_to_local
 from simulators.serial.pty import PtyFaults, PtyMeter
 
 

@@ -134,7 +134,11 @@ async def test_future_time_is_unknown_quality() -> None:
         await run_session(meter, "beurer-bm58", sink)
     (reading,) = sink.readings.values()
     assert reading.time_quality is TimeQuality.UNKNOWN
-    assert reading.measured_at == NOW + timedelta(days=2)
+    # One time policy (issue 11 item 5): an implausible stored time falls back to the receive
+    # time, as on BLE, instead of keeping an impossible future instant that would sort after
+    # every real reading; the meter's own time is kept in device_time.
+    assert reading.measured_at == NOW
+    assert reading.device_time == (LOCAL_NOW + timedelta(days=2)).isoformat()
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,22 @@ async def test_clock_drift_is_measured_and_removed() -> None:
     assert newest.device_time == "2026-11-27T14:55:00"
 
 
+async def test_small_drift_is_synced_and_still_removed() -> None:
+    # Within core.time_policy's 120 s the meter counts as in sync, but the measured offset is
+    # removed all the same (before issue 11 item 5 serial kept the time as it was while BLE
+    # removed it), so measured_at == device time in UTC - clock_offset_s on every path.
+    drift = 60.0
+    results = sample_results(1, newest=LOCAL_NOW - timedelta(minutes=4))
+    meter = ContourMeter(results, clock=lambda: NOW, drift_s=drift)
+    sink = MemorySink()
+    async with meter:
+        await run_session(meter, "contour", sink)
+    (reading,) = sink.readings.values()
+    assert reading.clock_offset_s == drift
+    assert reading.time_quality is TimeQuality.SYNCED
+    assert reading.measured_at == NOW - timedelta(minutes=5)
+
+
 async def test_future_record_time_is_unknown_quality() -> None:
     late = LOCAL_NOW.replace(hour=20)
     results = [contour.ResultRecord(1, "Glucose", "99", "mg/dL", "P", (), late)]
@@ -129,7 +145,11 @@ async def test_future_record_time_is_unknown_quality() -> None:
         await run_session(meter, "contour", sink)
     (reading,) = sink.readings.values()
     assert reading.time_quality is TimeQuality.UNKNOWN
-    assert reading.measured_at == datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    # One time policy (issue 11 item 5): an implausible stored time falls back to the receive
+    # time, as on BLE (it was the meter's 20:00 WITA = 12:00 UTC); the meter's own time is
+    # kept in device_time.
+    assert reading.measured_at == NOW
+    assert reading.device_time == late.isoformat()
 
 
 async def test_empty_memory() -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.reading import Glucose
+from core.units import mmoll_to_mgdl
 from drivers.serial import astm, contour
 from simulators.serial.contour import ContourMeter, transfer_frames
 from tests.serial_contour.support import MemorySink, run_session
@@ -82,7 +83,7 @@ REAL_RESULT_DICT: dict[str, object] = {
     "unit": "mmol/L",
     "method": "P",
     "markers": ["A"],
-    "glucose_mgdl": 10.9 * contour.MGDL_PER_MMOLL,
+    "glucose_mgdl": mmoll_to_mgdl(10.9),
     "meal": "postprandial",
     "hi": False,
     "lo": False,
@@ -170,7 +171,7 @@ async def test_session_over_pty_reads_the_real_transfer() -> None:
     assert reading.device.model == "Bayer7390"
     assert reading.device_time == "2015-04-17T11:54:00"
     assert reading.values == Glucose(
-        glucose_mgdl=10.9 * contour.MGDL_PER_MMOLL,
+        glucose_mgdl=mmoll_to_mgdl(10.9),
         original_unit=contour.MMOLL,
         original_value=10.9,
         sample_type="capillary_plasma",

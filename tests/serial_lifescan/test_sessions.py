@@ -71,10 +71,13 @@ async def test_ultra2_readings_whole(clock: FakeClock, sink: MemorySink) -> None
                             "ZW123456Y", "P02.00.00 30/08/06")
 
     def expected(key: str, measured: datetime, local: str, values: Glucose) -> Reading:
+        # 120 s is exactly the in-sync threshold of core.time_policy: SYNCED, as BLE and the
+        # other serial meters always said (LifeScan alone called it DEVICE_CLOCK before the
+        # one time policy, issue 11 item 5). The offset is still applied.
         return Reading(
             id=reading_id(device, key), kind=Kind.GLUCOSE, gateway_id="gw-bpn-01",
             device=device, record_key=key, measured_at=measured,
-            time_quality=TimeQuality.DEVICE_CLOCK, values=values, device_time=local,
+            time_quality=TimeQuality.SYNCED, values=values, device_time=local,
             clock_offset_s=120.0, received_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
             site_id="posyandu-melati",
         )
@@ -112,21 +115,24 @@ async def test_ultra2_readings_whole(clock: FakeClock, sink: MemorySink) -> None
 async def test_ultraeasy_reading_whole(clock: FakeClock, sink: MemorySink) -> None:
     from drivers.serial import onetouch_easy as easy
 
-    meter = UltraEasyMeter(records=[easy.Record(datetime(2026, 11, 27, 9, 30, 15), 12)],
+    # The meter runs an hour slow (its clock says 09:00 at 10:00 WITA), so its newest record
+    # is stamped before 09:00 on its clock: a later stamp would be in the future once
+    # corrected, which core.time_policy rejects (this fixture had 09:30:15 before).
+    meter = UltraEasyMeter(records=[easy.Record(datetime(2026, 11, 27, 8, 30, 15), 12)],
                            clock=DriftingClock(clock, drift_s=-3600.0))
     async with meter:
         await Harness("onetouch-ultraeasy", clock, sink).run(meter)
     device = DeviceIdentity(Transport.SERIAL, meter.path, "LifeScan", "OneTouch Ultra Easy",
                             "JDG1234EZ", "P02.00.00 08/07/08")
-    key = "JDG1234EZ|2026-11-27T09:30:15|12"
+    key = "JDG1234EZ|2026-11-27T08:30:15|12"
     assert list(sink.readings.values()) == [
         Reading(
             id=reading_id(device, key), kind=Kind.GLUCOSE, gateway_id="gw-bpn-01",
             device=device, record_key=key,
-            measured_at=datetime(2026, 11, 27, 2, 30, 15, tzinfo=UTC),  # meter 1 h slow
+            measured_at=datetime(2026, 11, 27, 1, 30, 15, tzinfo=UTC),  # meter 1 h slow
             time_quality=TimeQuality.DEVICE_CLOCK,
             values=Glucose(None, "mg/dL", 12.0, "capillary_whole_blood", lo=True),
-            device_time="2026-11-27T09:30:15", clock_offset_s=-3600.0,
+            device_time="2026-11-27T08:30:15", clock_offset_s=-3600.0,
             received_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC), site_id="posyandu-melati",
         )
     ]

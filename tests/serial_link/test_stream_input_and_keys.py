@@ -5,15 +5,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.clock import UnknownTimeZoneError, site_zone
+from core.time_policy import TimeEvidence, decide_time
 from drivers.errors import DecodeError, UsageError
 from drivers.serial.decode_stream import decode_stream, read_stream_input
-from drivers.serial.device_time import (
-    clock_offset_s,
-    corrected_utc,
-    local_to_utc,
-    site_zone,
-    utc_to_local,
-)
+from drivers.serial.device_time import clock_offset_s, local_to_utc, utc_to_local
 from drivers.serial.natural_key import natural_key
 
 WITA = ZoneInfo("Asia/Makassar")
@@ -78,13 +74,18 @@ def test_site_time_conversions() -> None:
     now = datetime(2026, 11, 27, 1, 58, 0, tzinfo=UTC)
     assert clock_offset_s(local, now, WITA) == 120.0
     record = datetime(2026, 11, 26, 8, 0, 0)
-    assert corrected_utc(record, 120.0, WITA) == datetime(2026, 11, 25, 23, 58, tzinfo=UTC)
-    assert corrected_utc(record, None, WITA) == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
+    # The correction itself is core.time_policy's now (its own tests are tests/core).
+    corrected = decide_time(TimeEvidence(record, now, WITA, clock_offset_s=120.0))
+    assert corrected.measured_at == datetime(2026, 11, 25, 23, 58, tzinfo=UTC)
+    as_is = decide_time(TimeEvidence(record, now, WITA))
+    assert as_is.measured_at == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
 
 def test_site_zone_default_and_errors() -> None:
+    # The site zone is core.clock's (one definition); the serial runner turns its error into
+    # a UsageError at start-up (tests/serial_link runner tests).
     assert site_zone(None) == WITA
-    with pytest.raises(UsageError):
+    with pytest.raises(UnknownTimeZoneError):
         site_zone("Not/AZone")
     with pytest.raises(UsageError):
         local_to_utc(datetime(2026, 1, 1, tzinfo=UTC), WITA)
