@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.clock import DEFAULT_SITE_TZ
 from core.devices import DeviceCheck, DeviceConfig
 from gateway.errors import ConfigError
 
@@ -26,7 +27,7 @@ class GatewaySection:
     id: str = "gw-001"
     site_id: str = ""
     state_dir: str = "/var/lib/gempita"
-    timezone: str = "Asia/Makassar"  # WITA: Balikpapan's wall clock
+    timezone: str = DEFAULT_SITE_TZ  # WITA: Balikpapan's wall clock
     log_level: str = "INFO"
 
 

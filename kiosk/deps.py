@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.clock import utc_now
+from core.clock import DEFAULT_SITE_TZ, utc_now
 from core.events import EventBus
 from kiosk.binding import SessionBinder
 from kiosk.pairing import Pairing
@@ -38,7 +38,7 @@ class KioskSettings:
     measurement_timeout_s: float = 180.0  # "tidak ada hasil — coba lagi" after this
     bp_device: str | None = "bp"  # gateway device config names
     glucose_device: str | None = "glucose"
-    timezone: str = "Asia/Makassar"  # WITA, for what residents read on screen and in the QR
+    timezone: str = DEFAULT_SITE_TZ  # WITA, for what residents read on screen and in the QR
     timezone_label: str = "WITA"
     thresholds_path: Path | None = None  # None: the packaged kiosk/thresholds.toml
     roster_db_path: str = ":memory:"  # kader day list (SQLite); never holds the NIK in clear
