@@ -265,13 +265,18 @@ def _make_client(
         "protocol": paho.MQTTv5,
         "manual_ack": manual_ack,
     }
-    client = fast_client(CallbackAPIVersion.VERSION2, **kwargs)
     problems = list(_PAHO_CLASS_PROBLEMS)
-    if not isinstance(client, _Client):
-        problems.append(f"{type(client).__name__} is not core.mqtt's fast client")
-    problems += paho_private.instance_problems(client)
-    if not problems:
-        return client, client if isinstance(client, _Client) else None
+    if not problems:  # a paho that failed the class check may not even build a _Client
+        try:
+            client = fast_client(CallbackAPIVersion.VERSION2, **kwargs)
+        except Exception as exc:  # noqa: BLE001 (paho changed under _Client.__init__)
+            problems.append(f"the fast client cannot be built: {type(exc).__name__}: {exc}")
+        else:
+            if not isinstance(client, _Client):
+                problems.append(f"{type(client).__name__} is not core.mqtt's fast client")
+            problems += paho_private.instance_problems(client)
+            if not problems and isinstance(client, _Client):
+                return client, client
     key = tuple(problems)
     if key not in _fallback_logged:
         # Once per process and kind: a gateway reconnects every few seconds when the broker
