@@ -13,11 +13,11 @@ import contextlib
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -27,7 +27,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core import paho_private
 from core.errors import BrokerRefusedError, PublishError
+from core.mqtt_packets import decode_puback_body, encode_publish_qos1, encode_topic, scan_puback
 
 _LOGGER = logging.getLogger(__name__)
 _RECV_BYTES = 65536
@@ -83,14 +85,10 @@ def _puback_reason(rc: ReasonCode | int) -> tuple[int, str]:
     return code, name
 
 
-def _remaining_length(n: int) -> bytes:
-    """MQTT variable byte integer (the fixed header's remaining length)."""
-    out = bytearray()
-    while True:
-        n, byte = divmod(n, 128)
-        out.append(byte | 0x80 if n else byte)
-        if not n:
-            return bytes(out)
+# The fast path's private names, checked once for paho's class and module (the instance
+# of every new client is checked in `_make_client`); see core/paho_private.py.
+_PAHO_CLASS_PROBLEMS = tuple(paho_private.class_problems(paho.Client))
+_fallback_logged: set[tuple[str, ...]] = set()
 
 
 class _Client(paho.Client):
@@ -113,8 +111,11 @@ class _Client(paho.Client):
     subscriptions, receipts, PUBACKs of paho's own messages, any packet paho must parse)
     goes through paho's code unchanged.
 
-    These override paho-private methods (the same in 2.1 and 2.2): pyproject.toml keeps paho
-    below 2.3 until a new release is checked against tests/core/test_mqtt_pubacks.py.
+    The packet bytes are core/mqtt_packets.py's (pure, tested against the specs and paho's
+    parser). The paho-private names used here are listed and checked in core/paho_private.py
+    (conformance: tests/core/test_paho_private_api.py); when they do not match, `MqttConnection`
+    uses a plain `paho.Client` and its public `publish()` instead. pyproject.toml keeps paho
+    below 2.3 until a new release is checked against those tests.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -147,25 +148,11 @@ class _Client(paho.Client):
             return None
         head = self._topic_heads.get(topic)
         if head is None:
-            encoded = topic.encode("utf-8")
-            self._raise_for_invalid_topic(encoded)
-            if not encoded:
-                raise ValueError("Invalid topic.")
-            head = self._topic_heads[topic] = struct.pack("!H", len(encoded)) + encoded
+            head = self._topic_heads[topic] = encode_topic(topic)
         mid = self._mid_generate()
         while mid in self._fast_mids or mid in self._out_messages:
             mid = self._mid_generate()  # 65,535 ids for at most a window in flight
-        # Fixed header (PUBLISH, QoS 1), remaining length, topic, mid, no properties, payload.
-        packet = b"".join(
-            (
-                b"\x32",
-                _remaining_length(len(head) + 3 + len(payload)),
-                head,
-                mid.to_bytes(2, "big"),
-                b"\x00",
-                payload,
-            )
-        )
+        packet = encode_publish_qos1(head, mid, payload)
         self._fast_mids.add(mid)
         batch = self._batch
         out = self._out_packet
@@ -215,25 +202,18 @@ class _Client(paho.Client):
     def _take_pubacks(self) -> bool:
         buf = self._rbuf
         pos = start = self._rpos
-        end = len(buf)
         fast = self._fast_mids
         reasons = self._puback_reasons
         callback = self.fast_puback
-        while pos + 4 <= end and buf[pos] == 0x40:
-            length = buf[pos + 1]
-            if length == 2:
-                code = 0
-            elif length == 3 and pos + 5 <= end:
-                code = buf[pos + 4]
-            else:
-                break  # properties, malformed or cut short: paho's code
-            mid = buf[pos + 2] << 8 | buf[pos + 3]
+        # Not a property-less PUBACK (properties, another packet, malformed, cut short): None,
+        # and paho's code reads it.
+        while (ack := scan_puback(buf, pos)) is not None:
+            mid, code, end = ack
             known = reasons.get(code)
             if mid not in fast or known is None:
                 break  # paho's own message, or a code paho has not validated yet
             fast.discard(mid)
-            pos += 2 + length
-            self._rpos = pos
+            pos = self._rpos = end
             if callback is not None:
                 callback(mid, code, known[1])
         if pos == start:
@@ -254,8 +234,7 @@ class _Client(paho.Client):
         packet = self._in_packet["packet"]
         if cmd != "PUBACK" or self._protocol != paho.MQTTv5 or len(packet) < 2:
             return super()._handle_pubackcomp(cmd)
-        mid = packet[0] << 8 | packet[1]
-        code = packet[2] if len(packet) >= 3 else 0
+        mid, code, has_properties = decode_puback_body(packet)
         if mid in self._fast_mids:
             # Ours (publish_qos1): paho never saw it. Properties, if any, are not needed.
             _reason, name = self._reason_of(code)
@@ -263,7 +242,7 @@ class _Client(paho.Client):
             if self.fast_puback is not None:
                 self.fast_puback(mid, code, name)
             return MQTTErrorCode.MQTT_ERR_SUCCESS
-        if len(packet) > 3:
+        if has_properties:
             return super()._handle_pubackcomp(cmd)
         reason, _name = self._reason_of(code)
         with self._out_message_mutex:
@@ -272,8 +251,52 @@ class _Client(paho.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
+def _make_client(
+    fast_client: Callable[..., paho.Client], client_id: str, manual_ack: bool
+) -> tuple[paho.Client, _Client | None]:
+    """The client for one connection and, if its fast path may be used, the same as `_Client`.
+
+    The fast path relies on paho-private names (core/paho_private.py). If paho's class or
+    this new instance does not match them, the connection uses a plain `paho.Client` and its
+    public `publish()`: paho's own code stays consistent with itself, ours would not be.
+    """
+    kwargs: dict[str, Any] = {
+        "client_id": client_id,
+        "protocol": paho.MQTTv5,
+        "manual_ack": manual_ack,
+    }
+    problems = list(_PAHO_CLASS_PROBLEMS)
+    if not problems:  # a paho that failed the class check may not even build a _Client
+        try:
+            client = fast_client(CallbackAPIVersion.VERSION2, **kwargs)
+        except Exception as exc:  # noqa: BLE001 (paho changed under _Client.__init__)
+            problems.append(f"the fast client cannot be built: {type(exc).__name__}: {exc}")
+        else:
+            if not isinstance(client, _Client):
+                problems.append(f"{type(client).__name__} is not core.mqtt's fast client")
+            problems += paho_private.instance_problems(client)
+            if not problems and isinstance(client, _Client):
+                return client, client
+    key = tuple(problems)
+    if key not in _fallback_logged:
+        # Once per process and kind: a gateway reconnects every few seconds when the broker
+        # is down, and the journal needs the line only once.
+        _fallback_logged.add(key)
+        _LOGGER.warning(
+            "paho-mqtt %s does not match the fast publish path (%s); publishing through "
+            "paho's public publish() instead (correct, slower; see core/paho_private.py)",
+            version("paho-mqtt"),
+            "; ".join(problems),
+        )
+    return paho.Client(CallbackAPIVersion.VERSION2, **kwargs), None
+
+
 class MqttConnection:
-    """One MQTT v5 connection driven by the running asyncio loop."""
+    """One MQTT v5 connection driven by the running asyncio loop.
+
+    `fast_client` makes the client of the publish fast path (`_Client`; tests inject a
+    reshaped one to exercise the fallback to paho's public `publish()`).
+    """
 
     def __init__(
         self,
@@ -283,16 +306,12 @@ class MqttConnection:
         on_message: OnMessage | None = None,
         on_publish: OnPublish | None = None,
         manual_ack: bool = False,
+        fast_client: Callable[..., paho.Client] = _Client,
     ) -> None:
         self.settings = settings
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        client = _Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            protocol=paho.MQTTv5,
-            manual_ack=manual_ack,
-        )
+        client, self._fast = _make_client(fast_client, settings.client_id, manual_ack)
         # The application enforces its own in-flight window: paho's own limit scans its
         # in-flight table on every PUBACK (measured 2x slower, PLATFORM.md).
         client.max_inflight_messages_set(0)
@@ -326,7 +345,8 @@ class MqttConnection:
             client.on_publish = lambda _c, _u, mid, rc, _p: self._published(
                 on_publish, mid, *_puback_reason(rc)
             )
-            client.fast_puback = on_publish
+            if self._fast is not None:
+                self._fast.fast_puback = on_publish
         self.client = client
         self._connack: asyncio.Future[None] = self._loop.create_future()
         self.closed: asyncio.Future[str] = self._loop.create_future()
@@ -335,6 +355,11 @@ class MqttConnection:
         self._closing = False
         self._writing = False
         self._misc_task: asyncio.Task[None] | None = None
+
+    @property
+    def fast_path(self) -> bool:
+        """Readings go by our own PUBLISH packets (False: by paho's public publish())."""
+        return self._fast is not None
 
     # --- socket plumbing (paho calls these; they may come from the connect thread) ----------
 
@@ -369,7 +394,8 @@ class MqttConnection:
             client.loop_read()
             # paho stops after as many packets as it has messages in flight; what it left in
             # the receive buffer would otherwise wait for the next bytes from the broker.
-            while client.buffered and client.socket() is not None:
+            fast = self._fast
+            while fast is not None and fast.buffered and client.socket() is not None:
                 client.loop_read()
         except Exception as exc:  # noqa: BLE001 (see below)
             # Something escaped a callback mid-packet: paho's read state cannot be trusted,
@@ -533,8 +559,8 @@ class MqttConnection:
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
         """Queue a publish; returns the message id (the PUBACK arrives via on_publish)."""
-        if qos == 1 and not retain:
-            mid = self.client.publish_qos1(topic, payload)
+        if self._fast is not None and qos == 1 and not retain:
+            mid = self._fast.publish_qos1(topic, payload)
             if mid is None:
                 no_conn = paho.error_string(MQTTErrorCode.MQTT_ERR_NO_CONN)
                 raise PublishError(f"publish to {topic} failed: {no_conn}")

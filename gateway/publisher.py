@@ -107,6 +107,7 @@ class Publisher:
         receipt_timeout_s: float = 15.0,
         resend_after_s: float = 600.0,
         storage_retry_s: float = 2.0,
+        fast_client: Callable[..., paho.Client] | None = None,  # tests: see MqttConnection
     ) -> None:
         self.outbox = outbox
         self.settings = settings
@@ -126,6 +127,9 @@ class Publisher:
         self._topic = topic_readings(gateway_id)
         self._session: _Session | None = None
         self._logged_errors: dict[str, float] = {}
+        self._connection_options: dict[str, Any] = (
+            {} if fast_client is None else {"fast_client": fast_client}
+        )
 
     # --- outer loop ---------------------------------------------------------------------------
 
@@ -184,6 +188,7 @@ class Publisher:
             on_publish=on_publish,
             on_message=on_message,
             manual_ack=True,
+            **self._connection_options,
         )
         session = _Session(conn)
         try:
