@@ -16,7 +16,8 @@ from drivers.errors import DecodeError
 from simulators.ble.backend import Air
 from simulators.ble.devices import GlucoseMeter, glucose_record
 from simulators.ble.replay import replay_capture
-from tests.ble_sessions.helpers import MemorySink, config_for, context, fixed_clock, local_now
+from tests.ble_sessions.helpers import config_for, context, fixed_clock, local_now
+from tests.support.sink import MemorySink
 
 CAPTURES = Path(__file__).parent / "captures"
 CONTOUR = "ascensia-diabetes-care:7830H5001234"

@@ -16,13 +16,13 @@ from kiosk.app import create_app, sweep_once
 from kiosk.binding import SessionBinder
 from kiosk.privacy import unseal
 from kiosk.results import build_view, qr_text
+from tests.support.clock import FakeClock
 
 from .helpers import (
     NIK_MAN,
     NIK_MINOR,
     NIK_WOMAN,
     PROGRAMME_KEY,
-    FakeClock,
     Rig,
     bp_reading,
     central_keys,

@@ -22,7 +22,8 @@ import pytest
 from core.reading import Glucose
 from drivers.serial import astm, contour
 from simulators.serial.contour import ContourMeter, transfer_frames
-from tests.serial_contour.support import MemorySink, run_session
+from tests.serial_contour.support import run_session
+from tests.support.sink import MemorySink
 
 # --- glucometerutils test/test_bacontour.py, test_integration -------------------------------
 REAL_HEADER_FRAME = (
