@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +86,7 @@ async def test_recorder_then_replay_round_trip(air: Air, tmp_path: Path) -> None
     live = MemorySink()
     await make_runner(config).run_once(context(config, live))
 
-    parsed = read_capture(capture)
+    parsed = await asyncio.to_thread(read_capture, capture)
     assert parsed.header.dis["2a25"] == "7830H5001234"
     assert [e.op for e in parsed.events if e.char == "2a52"] == [
         "write",
