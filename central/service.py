@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -50,11 +50,6 @@ class _Msg:
     payload: bytes
     mid: int
     qos: int
-
-
-@dataclass(slots=True)
-class _Batch:
-    items: list[_Msg] = field(default_factory=list)
 
 
 class CentralService:

@@ -35,8 +35,8 @@ ID_MAX_CHARS = 64
 
 def rfc3339(moment: datetime) -> str:
     """UTC instant as RFC 3339 with a `Z` and millisecond precision."""
-    # Runs twice per reading: %-formatting the fields is a third cheaper than isoformat()
-    # (1.1 vs 1.6 us here) and five times cheaper than strftime.
+    # Runs twice per reading: %-formatting the fields is cheaper than isoformat() and far
+    # cheaper than strftime (figures: bench/RESULTS.md, "How (b) was met", commit 544c4c4).
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 (an f-string is slower)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import json
 import logging
 import os
@@ -373,6 +374,9 @@ def _build_app(host: KioskHost, gateway: Gateway) -> Any:
 
 
 async def serve_kiosk(host: KioskHost, gateway: Gateway) -> None:
+    # Imported only when a kiosk is served, and in a thread: the first import reads uvicorn's
+    # modules from disk, which would stall the event loop the devices already run on.
+    await asyncio.to_thread(importlib.import_module, "uvicorn")
     import uvicorn
 
     class _Server(uvicorn.Server):

@@ -158,7 +158,8 @@ class Outbox:
         self._fresh.clear()
         await self._db(self.store.close)
         self._closed = True
-        self._executor.shutdown(wait=True)
+        # Joining the idle db thread still blocks: do it off the event loop.
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     async def __aenter__(self) -> Outbox:
         await self.open()

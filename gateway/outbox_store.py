@@ -129,7 +129,8 @@ _MARK_PUBLISHED = (
 
 
 # Row and PendingRow are made once per reading on the hot path: named tuples, immutable like
-# the frozen dataclasses around them, cost half as much to build (0.66 vs 1.18 us here).
+# the frozen dataclasses around them, cost about half as much to build (figures:
+# bench/RESULTS.md, "How (b) was met", commit 544c4c4).
 class Row(NamedTuple):
     """One reading ready to store: the payload is final, bytes sent as-is on every retry."""
 

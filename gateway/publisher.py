@@ -34,8 +34,8 @@ SCHEMA_STATUS = "gempita.status/1"
 NO_MATCHING_SUBSCRIBERS = 0x10
 # Rows fetched per round: enough to keep the socket busy, few enough that the payloads held
 # in memory at once stay small on a Pi (peak RSS is a target, bench/ (d)). A round arrives as
-# one JSON text, parsed, then encoded: 250 rows peaked 1.3 MB higher than 100, at the same
-# drain rate.
+# one JSON text, parsed, then encoded: larger rounds raised the peak at the same drain rate
+# (figures: bench/RESULTS.md, (d)).
 FETCH_ROWS = 100
 
 

@@ -190,7 +190,8 @@ class Gateway:
             "last_error": counts.last_error,
         }
 
-    def write_status_file(self, state: str = "running") -> None:
+    async def write_status_file(self, state: str = "running") -> None:
+        """Snapshot the state here (on the loop), write the file in a thread (disk I/O)."""
         path = Path(self.config.gateway.state_dir) / STATUS_FILE
         body = {
             "gateway_id": self.config.gateway.id,
@@ -201,7 +202,7 @@ class Gateway:
             "publisher": self.publisher.state.as_dict(),
             **self.status_snapshot(),
         }
-        write_status_text(path, json.dumps(body, indent=1))
+        await asyncio.to_thread(write_status_text, path, json.dumps(body, indent=1))
 
     # --- tasks --------------------------------------------------------------------------------
 
@@ -235,7 +236,7 @@ class Gateway:
             except OutboxError as exc:
                 _LOGGER.debug("outbox counts not refreshed: %s", exc)  # the last ones stay
             try:
-                self.write_status_file()
+                await self.write_status_file()
                 self.status_file_error = None
             except OSError as exc:
                 # ENOSPC on a full state disk: say it on the retained status topic instead.
@@ -312,4 +313,4 @@ class Gateway:
             self.notifier.notify("STOPPING=1")
             await self.outbox.close()
             with contextlib.suppress(OSError):
-                self.write_status_file("stopped")
+                await self.write_status_file("stopped")

@@ -43,6 +43,7 @@ def create_app(deps: KioskDeps) -> FastAPI:
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.kiosk = kiosk
     app.include_router(routes_resident.router(kiosk))
+    app.add_exception_handler(routes_resident.NoVisitError, routes_resident.back_to_start)
     app.include_router(routes_kader.router(kiosk))
     app.include_router(routes_admin.router(kiosk))
     app.include_router(routes_portal.router(kiosk))

@@ -59,6 +59,12 @@ class Kiosk:
             lambda: timedelta(seconds=self.settings.portal_accept_ttl_s), clock
         )
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        # Compile every page now, at start-up: with auto_reload off a render then never reads
+        # or stats a template file, which would block the event loop on every request.
+        env = self.templates.env
+        env.auto_reload = False
+        for name in env.list_templates():
+            env.get_template(name)
 
     def devices(self) -> dict[Kind, str | None]:
         return {

@@ -8,6 +8,7 @@ always lands on the resident it was taken for.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ def router(k: Kiosk) -> APIRouter:
         flash = take_flash(login, request.url.path)
         return k.render(request, name, login.lang, login=login, flash=flash, **context)
 
-    def entry_of(entry_id: str) -> Entry | None:
-        return k.roster.get(entry_id, k.today().isoformat())
+    # The roster is SQLite (a file on a kit): its calls run in a thread, off the event loop.
+    async def entry_of(entry_id: str) -> Entry | None:
+        return await asyncio.to_thread(k.roster.get, entry_id, k.today().isoformat())
 
     @r.get("/masuk")
     async def login_form(request: Request, m: str | None = None) -> Response:
@@ -92,9 +94,9 @@ def router(k: Kiosk) -> APIRouter:
         if login is None:
             return redirect("/kader/masuk")
         day = k.today().isoformat()
-        for entry_id in k.roster.purge_before(day):
+        for entry_id in await asyncio.to_thread(k.roster.purge_before, day):
             k.board.forget(entry_id)
-        day_list = k.roster.day_list(day)
+        day_list = await asyncio.to_thread(k.roster.day_list, day)
         states = await reading_states(k, [r.reading_id for _e, rows in day_list for r in rows])
         listed = [(entry, [sync_row(k, r, states) for r in rows]) for entry, rows in day_list]
         return page(
@@ -134,7 +136,8 @@ def router(k: Kiosk) -> APIRouter:
                 return flash_redirect(login, "guardian_needed", "/kader/daftar")
             version += GUARDIAN_SUFFIX
         now = k.now()
-        entry = k.roster.add(
+        entry = await asyncio.to_thread(
+            k.roster.add,
             day=k.today().isoformat(),
             kader=login.user,
             pseudonym=who.pseudonym,
@@ -152,13 +155,13 @@ def router(k: Kiosk) -> APIRouter:
         login = login_of(request)
         if login is None:
             return redirect("/kader/masuk")
-        entry = entry_of(entry_id)
+        entry = await entry_of(entry_id)
         if entry is None:
             return redirect("/kader")
         views = [
             build_view(m, k.thresholds, k.settings, login.lang) for m in k.board.results(entry.id)
         ]
-        earlier = k.roster.results(entry.id)
+        earlier = await asyncio.to_thread(k.roster.results, entry.id)
         devices = k.devices()
         # The resident takes the same referral and QR home as from the kiosk screen.
         qr = qr_svg(qr_text(views, k.settings, login.lang)) if views else None
@@ -181,7 +184,7 @@ def router(k: Kiosk) -> APIRouter:
         form = await form_fields(request)
         if login is None or not tokens_match(form.get("csrf"), login.csrf):
             return redirect("/kader/masuk")
-        entry = entry_of(entry_id)
+        entry = await entry_of(entry_id)
         if entry is None:
             return redirect("/kader")
         test = form.get("test")
@@ -220,7 +223,7 @@ def router(k: Kiosk) -> APIRouter:
         login = login_of(request)
         if login is None:
             return redirect("/kader/masuk")
-        entry = entry_of(entry_id)
+        entry = await entry_of(entry_id)
         if entry is None:
             return redirect("/kader")
         current = k.board.current(entry.id)

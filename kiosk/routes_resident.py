@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
@@ -35,6 +35,23 @@ LONG_POLL_S = 2.0
 _LANG_TARGETS = frozenset(
     {"/persetujuan", "/persetujuan/wali", "/identitas", "/pilih", "/petunjuk", "/ukur", "/hasil"}
 )
+
+
+class NoVisitError(Exception):
+    """A visit's POST without a live visit or with a wrong CSRF token: back to the start.
+
+    Raised by the route dependency; `kiosk.app` answers it with `back_to_start`.
+    """
+
+
+async def back_to_start(_: Request, __: Exception) -> Response:
+    return redirect("/")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckedVisit:
+    visit: Visit
+    form: Mapping[str, str]
 
 
 def router(k: Kiosk) -> APIRouter:
@@ -64,9 +81,17 @@ def router(k: Kiosk) -> APIRouter:
         if visit is not None:
             k.board.forget(visit.visit_id)
 
-    async def checked_form(request: Request, visit: Visit) -> Mapping[str, str] | None:
+    async def checked_visit(request: Request) -> CheckedVisit:
+        """The guard of every POST in a visit: a live visit and its CSRF token in the form."""
+        visit = visit_of(request)
+        if visit is None:
+            raise NoVisitError
         form = await form_fields(request)
-        return form if tokens_match(form.get("csrf"), visit.csrf) else None
+        if not tokens_match(form.get("csrf"), visit.csrf):
+            raise NoVisitError
+        return CheckedVisit(visit, form)
+
+    guard = Depends(checked_visit)
 
     @r.get("/")
     async def welcome(request: Request, m: str | None = None) -> Response:
@@ -89,11 +114,8 @@ def router(k: Kiosk) -> APIRouter:
         return response
 
     @r.post("/bahasa")
-    async def switch_language(request: Request) -> Response:
-        visit = visit_of(request)
-        form = await checked_form(request, visit) if visit else None
-        if visit is None or form is None:
-            return redirect("/")
+    async def switch_language(checked: CheckedVisit = guard) -> Response:
+        visit, form = checked.visit, checked.form
         visit.lang = k.lang_or_default(form.get("lang"))
         target = form.get("next", "")
         return redirect(target if target in _LANG_TARGETS else "/persetujuan")
@@ -114,11 +136,8 @@ def router(k: Kiosk) -> APIRouter:
         return consent_page(request, "guardian.html")
 
     @r.post("/persetujuan")
-    async def consent_given(request: Request) -> Response:
-        visit = visit_of(request)
-        form = await checked_form(request, visit) if visit else None
-        if visit is None or form is None:
-            return redirect("/")
+    async def consent_given(checked: CheckedVisit = guard) -> Response:
+        visit, form = checked.visit, checked.form
         if form.get("choice") == "guardian":
             if form.get("guardian_confirm") != "yes":
                 return flash_redirect(visit, "guardian_required", "/persetujuan/wali")
@@ -144,11 +163,8 @@ def router(k: Kiosk) -> APIRouter:
         return page(request, visit, "identify.html")
 
     @r.post("/identitas")
-    async def identified(request: Request) -> Response:
-        visit = visit_of(request)
-        form = await checked_form(request, visit) if visit else None
-        if visit is None or form is None:
-            return redirect("/")
+    async def identified(checked: CheckedVisit = guard) -> Response:
+        visit, form = checked.visit, checked.form
         if visit.consent_version is None:
             return redirect("/persetujuan")
         try:
@@ -181,11 +197,8 @@ def router(k: Kiosk) -> APIRouter:
         )
 
     @r.post("/pilih")
-    async def chosen(request: Request) -> Response:
-        visit = visit_of(request)
-        form = await checked_form(request, visit) if visit else None
-        if visit is None or form is None:
-            return redirect("/")
+    async def chosen(checked: CheckedVisit = guard) -> Response:
+        visit, form = checked.visit, checked.form
         if not ready(visit):
             return redirect("/identitas")
         plan = [kind.value for kind in (Kind.BLOOD_PRESSURE, Kind.GLUCOSE) if form.get(kind.value)]
@@ -210,11 +223,8 @@ def router(k: Kiosk) -> APIRouter:
         return page(request, visit, "instructions.html", kind=visit.plan[0])
 
     @r.post("/ukur")
-    async def measure(request: Request) -> Response:
-        visit = visit_of(request)
-        form = await checked_form(request, visit) if visit else None
-        if visit is None or form is None:
-            return redirect("/")
+    async def measure(checked: CheckedVisit = guard) -> Response:
+        visit = checked.visit
         if not ready(visit) or not visit.plan or visit.subject is None:
             return redirect("/petunjuk")
         kind = Kind(visit.plan[0])
@@ -266,12 +276,9 @@ def router(k: Kiosk) -> APIRouter:
         )
 
     @r.post("/ukur/batal")
-    async def cancel_measurement(request: Request) -> Response:
+    async def cancel_measurement(checked: CheckedVisit = guard) -> Response:
         # "Batal": this measurement only (the device is freed); the visit goes on at the choice.
-        visit = visit_of(request)
-        form = await checked_form(request, visit) if visit else None
-        if visit is None or form is None:
-            return redirect("/")
+        visit = checked.visit
         k.board.cancel(visit.visit_id)
         return redirect("/pilih")
 

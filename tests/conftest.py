@@ -1,4 +1,8 @@
-"""Shared fixtures: a real mosquitto per test, temp state directories, a central consumer."""
+"""Shared fixtures: a real mosquitto per test, temp state directories, a central consumer.
+
+Every test also runs under two checks (tests/support/): no malformed %-format log call, and,
+for async tests, no blocking call from our code on the event-loop thread.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.mosquitto import Mosquitto
+
+pytest_plugins = ["pytester", "tests.support.logcheck", "tests.support.blocking"]
 
 
 @pytest.fixture

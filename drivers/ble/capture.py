@@ -26,7 +26,7 @@ from typing import Any
 
 from drivers.ble.link import BleLink
 from drivers.ble.uuids import short_uuid
-from drivers.errors import DecodeError
+from drivers.errors import DecodeError, UsageError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -170,8 +170,9 @@ def write_capture(path: Path, capture: Capture) -> None:
 class CaptureRecorder:
     """A link observer that records a live session into a capture file.
 
-    Attach with `link.add_observer(CaptureRecorder(path))`. The file is written when the link
-    closes (DIS values in the device line are only known after the session read them).
+    Attach with `link.add_observer(CaptureRecorder(path))`. The capture is complete when the
+    link closes (DIS values in the device line are only known after the session read them);
+    then `write()` stores it. That is file I/O: call it off the event loop (the runner does).
     """
 
     def __init__(
@@ -191,6 +192,7 @@ class CaptureRecorder:
         self._services: tuple[CaptureService, ...] = ()
         self._events: list[CaptureEvent] = []
         self._dis: dict[str, str] = {}
+        self.capture: Capture | None = None  # set when the link closes
 
     def on_open(self, link: BleLink) -> None:
         self._start = self._monotonic()
@@ -215,6 +217,12 @@ class CaptureRecorder:
         header = CaptureHeader(
             self._name, self._address, self._services, dict(self._dis), self._recorded_at
         )
-        write_capture(self.path, Capture(header, tuple(self._events)))
+        self.capture = Capture(header, tuple(self._events))
+
+    def write(self) -> None:
+        """Store the finished capture in `path` (blocking file I/O)."""
+        if self.capture is None:
+            raise UsageError("capture written before the link closed")
+        write_capture(self.path, self.capture)
         _LOGGER.info("capture of %s written to %s (%d events)", self._name, self.path,
                      len(self._events))

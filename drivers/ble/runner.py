@@ -22,9 +22,10 @@ session, which commits through `ctx.sink`. Failures raise; the supervisor retrie
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
@@ -42,6 +43,9 @@ from drivers.ble.session_bp import BpOptions, BpSession
 from drivers.ble.session_glucose import GlucoseOptions, GlucoseSession
 from drivers.ble.time_correction import TimeCorrector
 from drivers.errors import DeviceSessionError, UsageError
+
+if TYPE_CHECKING:
+    from drivers.ble.capture import CaptureRecorder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -163,17 +167,19 @@ class BleRunner:
             self._state(ctx, "error", str(exc))
             raise
         ctx.status.last_seen = ctx.clock()
+        recorder: CaptureRecorder | None = None
         if self.record_path is not None:
             # Imported only when asked for: recording is a field-debugging tool.
             from drivers.ble.capture import CaptureRecorder
 
             path = self.record_path
-            if path.is_dir():
+            if await asyncio.to_thread(path.is_dir):  # a stat: off the event loop
                 # A directory: one capture per session, so a field problem is not overwritten
                 # by the next, healthy, session.
                 stamp = ctx.clock().strftime("%Y%m%dT%H%M%SZ")
                 path = path / f"{self.config.name}-{stamp}.jsonl"
-            link.add_observer(CaptureRecorder(path, wall_clock=ctx.clock))
+            recorder = CaptureRecorder(path, wall_clock=ctx.clock)
+            link.add_observer(recorder)
         try:
             count = await self._session(link, ctx)
         except Exception as exc:
@@ -182,6 +188,8 @@ class BleRunner:
             raise
         finally:
             await link.close()
+            if recorder is not None:
+                await asyncio.to_thread(recorder.write)
         ctx.status.last_error = None
         if count:
             ctx.status.readings_total += count

@@ -17,7 +17,8 @@ Layers, one module each so a reader finds things by file name:
 * ``natural_key`` — the stable per-record key that makes re-reads give the same reading ids.
 * ``registry`` — protocol name -> session, stream decoder, line settings and USB ids.
 * ``runner`` — the gateway's ``make_runner`` entry point for ``transport = "serial"``.
-* ``decode_stream`` — ``gempita decode``: recorded meter bytes -> JSON-ready records.
+* ``decode_stream`` — ``gempita decode``: recorded meter bytes -> JSON-ready records, using
+  ``decode/<protocol>.py``, where each family's output format lives (not in its codec).
 
 Importing this package does not import pyserial; only ``link`` and ``runner`` do.
 """

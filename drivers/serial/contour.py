@@ -11,8 +11,7 @@ with method P (plasma), B (whole blood) or C (capillary) and markers such as B (
 A (after meal), F (fasting), D (logbook), `>`/`<` (HI/LO), C (control solution). Markers are
 kept verbatim as well as interpreted, so an unknown marker is never lost.
 
-`decode_stream` decodes a captured E1381 byte stream (ENQ, frames, EOT, host ACKs mixed in)
-for `gempita decode --protocol contour`.
+Whole captured transfers for `gempita decode` are walked in `drivers.serial.decode.contour`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from types import MappingProxyType
 
 from core.units import mmoll_to_mgdl
 from drivers.errors import DecodeError, UsageError
-from drivers.serial import astm
 
 MGDL = "mg/dL"
 MMOLL = "mmol/L"
@@ -309,80 +307,3 @@ def encode_record(record: Record, delimiters: Delimiters = STANDARD) -> bytes:
         letter = {PatientRecord: "P", OrderRecord: "O", CommentRecord: "C"}[type(record)]
         return f.join([letter, str(record.sequence), *record.fields]).encode("ascii")
     raise UsageError(f"cannot encode {type(record).__name__}")
-
-
-# --- stream decoding for `gempita decode` ---------------------------------------------------
-
-
-def record_as_dict(record: Record) -> dict[str, object]:
-    if isinstance(record, HeaderRecord):
-        return {
-            "type": "header",
-            "product_code": record.product_code,
-            "versions": list(record.versions),
-            "serial": record.serial,
-            "sku": record.sku,
-            "unit": record.unit,
-            "settings": dict(record.settings),
-            "record_count": record.record_count,
-            "spec_version": record.spec_version,
-            "processing_id": record.processing_id,
-            "meter_time": record.meter_time.isoformat() if record.meter_time else None,
-        }
-    if isinstance(record, ResultRecord):
-        return {
-            "type": "result",
-            "sequence": record.sequence,
-            "test": record.test,
-            "value": record.value,
-            "unit": record.unit,
-            "method": record.method,
-            "markers": list(record.markers),
-            "glucose_mgdl": record.glucose_mgdl,
-            "meal": record.meal,
-            "hi": record.hi,
-            "lo": record.lo,
-            "control": record.control,
-            "taken_at": record.taken_at.isoformat(),
-        }
-    if isinstance(record, TerminatorRecord):
-        return {"type": "terminator", "sequence": record.sequence, "code": record.code}
-    kind = {PatientRecord: "patient", OrderRecord: "order", CommentRecord: "comment"}[
-        type(record)
-    ]
-    return {"type": kind, "sequence": record.sequence, "fields": list(record.fields)}
-
-
-_HOST_BYTES = frozenset({astm.ACK, astm.NAK})
-
-
-def decode_stream(data: bytes) -> list[dict[str, object]]:
-    """Decode a captured Contour transfer into one dict per record.
-
-    Host replies (ACK, NAK) interleaved in the capture and retransmitted frames are skipped;
-    the first damaged or out-of-sequence frame, stray bytes, or an undecodable record raise
-    DecodeError with the offset where that unit starts in `data`.
-    """
-    receiver = astm.AstmReceiver()
-    delimiters = STANDARD
-    out: list[dict[str, object]] = []
-    for offset, event in receiver.feed_located(data):
-        if isinstance(event, astm.FrameRejected):
-            raise DecodeError(event.error.reason, event.error.data, offset)
-        if isinstance(event, astm.Noise):
-            if set(event.data) <= _HOST_BYTES:
-                continue
-            raise DecodeError("bytes outside any frame", event.data, offset)
-        if isinstance(event, astm.FrameAccepted):
-            for text in event.records:
-                try:
-                    if text[:1] == b"H":
-                        delimiters = delimiters_from_header(text)
-                    record = decode_record(text, delimiters)
-                except DecodeError as exc:
-                    raise DecodeError(exc.reason, exc.data, offset) from exc
-                out.append(record_as_dict(record))
-    leftover = receiver.pending()
-    if leftover:
-        raise DecodeError("stream ends inside a frame", leftover, len(data) - len(leftover))
-    return out

@@ -114,7 +114,7 @@ def encode_frame(frame: Frame) -> bytes:
 
 def decode_frame(data: bytes) -> Frame:
     """Exactly one frame (no leading or trailing bytes)."""
-    frame, used = _decode_at(data, 0)
+    frame, used = decode_frame_at(data, 0)
     if frame is None:
         raise DecodeError("incomplete frame", data, len(data))
     if used != len(data):
@@ -150,7 +150,7 @@ def find_frame(buffer: bytes) -> Scan:
             return Scan(None, len(buffer), bytes(noise), error)
         noise.extend(buffer[pos:stx])
         try:
-            frame, used = _decode_at(buffer, stx)
+            frame, used = decode_frame_at(buffer, stx)
         except DecodeError as exc:
             error = error or exc
             pos = stx + 1
@@ -160,7 +160,7 @@ def find_frame(buffer: bytes) -> Scan:
         return Scan(frame, used, bytes(noise), error)
 
 
-def _decode_at(data: bytes, start: int) -> tuple[Frame | None, int]:
+def decode_frame_at(data: bytes, start: int) -> tuple[Frame | None, int]:
     if len(data) - start < 2:
         return None, start
     if data[start] != STX:
@@ -285,7 +285,7 @@ class Record:
         return self.value_mgdl > 600
 
 
-def _success_payload(message: bytes, what: str) -> bytes:
+def success_payload(message: bytes, what: str) -> bytes:
     if len(message) < 2 or message[0] != PREFIX:
         raise DecodeError(f"{what} answer without the 0x05 prefix", message, 0)
     if message[1] != SUCCESS:
@@ -298,7 +298,7 @@ def is_refusal(message: bytes) -> bool:
 
 
 def decode_version(message: bytes) -> str:
-    payload = _success_payload(message, "version")
+    payload = success_payload(message, "version")
     if not payload:
         raise DecodeError("version answer without a string", message, 2)
     text = payload[1 : 1 + payload[0]]
@@ -313,7 +313,7 @@ def encode_version(version: str) -> bytes:
 
 
 def decode_serial(message: bytes) -> str:
-    payload = _success_payload(message, "serial")
+    payload = success_payload(message, "serial")
     serial = _ascii(payload, message, 2).strip("\x00 ")
     if not serial:
         raise DecodeError("empty serial number", message, 2)
@@ -325,7 +325,7 @@ def encode_serial(serial: str) -> bytes:
 
 
 def decode_clock(message: bytes) -> datetime:
-    payload = _success_payload(message, "clock")
+    payload = success_payload(message, "clock")
     if len(payload) != 4:
         raise DecodeError("clock answer is not 4 bytes", message, 2)
     return _from_seconds(_U32.unpack(payload)[0], message)
@@ -336,7 +336,7 @@ def encode_clock(moment: datetime) -> bytes:
 
 
 def decode_unit(message: bytes) -> str:
-    payload = _success_payload(message, "unit")
+    payload = success_payload(message, "unit")
     if len(payload) < 1 or payload[0] not in _UNITS:
         raise DecodeError("unknown glucose unit", message, 2)
     return _UNITS[payload[0]]
@@ -365,7 +365,7 @@ def encode_count(count: int, *, with_prefix: bool = False) -> bytes:
 
 
 def decode_record(message: bytes) -> Record:
-    payload = _success_payload(message, "record")
+    payload = success_payload(message, "record")
     if len(payload) != 8:
         raise DecodeError("record answer is not 8 bytes", message, 2)
     seconds, value = struct.unpack("<II", payload)
@@ -389,74 +389,8 @@ def encode_refusal(status: int = 0x09) -> bytes:
 
 
 def decode_erased(message: bytes) -> None:
-    if _success_payload(message, "erase"):
+    if success_payload(message, "erase"):
         raise DecodeError("erase answer carries data", message, 2)
-
-
-# -- whole recorded streams (``gempita decode``) ----------------------------------------------
-
-
-def decode_stream(data: bytes) -> list[dict[str, object]]:
-    """Decode a recorded meter->host Ultra Easy stream, one dict per frame.
-
-    Every dict has ``offset``, ``sequence``, ``expect``, ``ack``, ``disconnect``, ``more`` and
-    ``type``: ``ack``/``disconnect`` for empty control frames, else what the message looks like:
-    ``record`` (``time`` ISO meter-local, ``glucose_mgdl``, ``hi``, ``lo``), ``count``
-    (``count``), ``clock`` (``time``), ``unit`` (``unit``), ``version`` (``version``),
-    ``refused`` (``status``) or ``message`` (``hex``) when a success answer fits no known
-    layout (serial numbers look like that too: ``text`` holds it as ASCII if printable).
-    """
-    out: list[dict[str, object]] = []
-    offset = 0
-    while offset < len(data):
-        if data[offset] != STX:
-            raise DecodeError("bytes outside a frame", data, offset)
-        frame, used = _decode_at(data, offset)
-        if frame is None:
-            raise DecodeError("truncated frame at end of stream", data, offset)
-        entry: dict[str, object] = {
-            "offset": offset,
-            "sequence": frame.link.sequence,
-            "expect": frame.link.expect,
-            "ack": frame.link.ack,
-            "disconnect": frame.link.disconnect,
-            "more": frame.link.more,
-        }
-        try:
-            entry.update(_describe(frame))
-        except DecodeError as exc:
-            # The message starts 3 bytes into the frame (STX LEN LCB).
-            at = offset + 3 + (exc.offset or 0)
-            raise DecodeError(exc.reason, data[offset:used], at) from exc
-        out.append(entry)
-        offset = used
-    return out
-
-
-def _describe(frame: Frame) -> dict[str, object]:
-    message = frame.message
-    if not message:
-        return {"type": "disconnect" if frame.link.disconnect else "ack"}
-    try:
-        return {"type": "count", "count": decode_count(message)}
-    except DecodeError:
-        pass
-    if is_refusal(message):
-        return {"type": "refused", "status": message[1]}
-    payload = _success_payload(message, "answer")
-    if len(payload) == 8:
-        record = decode_record(message)
-        return {"type": "record", "time": record.time.isoformat(),
-                "glucose_mgdl": record.value_mgdl, "hi": record.hi, "lo": record.lo}
-    if len(payload) == 4 and payload[1:] != b"\x00\x00\x00":
-        return {"type": "clock", "time": decode_clock(message).isoformat()}
-    if len(payload) == 4:
-        return {"type": "unit", "unit": decode_unit(message)}
-    if payload and payload[0] == len(payload) - 1:
-        return {"type": "version", "version": decode_version(message)}
-    text = payload.decode("ascii", errors="replace")
-    return {"type": "message", "hex": payload.hex(),
-            "text": text.strip("\x00 ") if text.isprintable() else None}
 
 
 # -- helpers ----------------------------------------------------------------------------------

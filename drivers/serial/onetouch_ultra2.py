@@ -79,7 +79,9 @@ _CLOCK = re.compile(rf"^(?P<kind>[FT]) {_DATE_TIME}$")
 _VERSION = re.compile(r"^\?(?P<version>.+)$")
 _SERIAL = re.compile(r'^@ "(?P<serial>[0-9A-Z]{9})"$')
 _UNIT = re.compile(r'^SU\?,"(?P<unit>MG/DL |MMOL/L)"$')
-_HEADER = re.compile(r'^P (?P<count>\d{3}),"(?P<serial>[0-9A-Z]{9})","(?P<unit>MG/DL |MMOL/L)"$')
+DUMP_HEADER = re.compile(
+    r'^P (?P<count>\d{3}),"(?P<serial>[0-9A-Z]{9})","(?P<unit>MG/DL |MMOL/L)"$'
+)
 _RECORD = re.compile(
     rf'^P {_DATE_TIME},"(?P<control>[C ]) (?P<value>[ \d]{{3}})(?P<parity>[? ])",'
     r'(?:"(?P<meal>[NBA])","(?P<comment>\d\d)",)? ?00$'
@@ -258,7 +260,7 @@ def encode_unit(unit: str) -> bytes:
 
 
 def decode_dump_header(line: bytes) -> DumpHeader:
-    match = _HEADER.match(split_line(line))
+    match = DUMP_HEADER.match(split_line(line))
     if match is None:
         raise DecodeError("not a DMP header", line)
     return DumpHeader(int(match.group("count")), match.group("serial"),
@@ -311,74 +313,6 @@ def encode_record(record: Record) -> bytes:
 
 def encode_erased() -> bytes:
     return encode_line("Z")
-
-
-# -- whole recorded streams (``gempita decode``) ----------------------------------------------
-
-
-def decode_stream(data: bytes) -> list[dict[str, object]]:
-    """Decode a recorded meter->host Ultra 2 stream, one dict per line.
-
-    Fields: ``type`` (``version``/``serial``/``clock``/``unit``/``dump_header``/``record``/
-    ``erased``), ``offset`` (byte offset of the line); per type ``version``; ``serial``;
-    ``time`` (ISO, meter local, no zone) and ``weekday`` and ``set``; ``unit``; ``count``,
-    ``serial``, ``unit``; for records ``time``, ``weekday``, ``glucose_mgdl``, ``control``,
-    ``parity_error``, ``meal``, ``comment``, ``comment_code``, ``hi``, ``lo``. A lone NUL
-    (meter not ready) is reported as ``{"type": "not_ready"}``.
-    """
-    out: list[dict[str, object]] = []
-    offset = 0
-    while offset < len(data):
-        if data[offset] in b"\r\n":
-            offset += 1  # line ends between lines; offsets point at a line's first byte
-            continue
-        end = data.find(LINE_END, offset)
-        chunk = data[offset:] if end < 0 else data[offset : end + 1]
-        if not chunk.strip(b"\r\n\x00"):
-            out.append({"type": "not_ready", "offset": offset})
-            offset += len(chunk)
-            continue
-        try:
-            out.append({**_decode_any_line(chunk), "offset": offset})
-        except DecodeError as exc:
-            raise DecodeError(exc.reason, data[offset : offset + len(chunk)],
-                              offset + (exc.offset or 0)) from exc
-        offset += len(chunk)
-    return out
-
-
-def _decode_any_line(line: bytes) -> dict[str, object]:
-    body = split_line(line)
-    if body.startswith("?"):
-        return {"type": "version", "version": decode_version(line)}
-    if body.startswith("@"):
-        return {"type": "serial", "serial": decode_serial(line)}
-    if body.startswith(("F ", "T ")):
-        clock = decode_clock(line)
-        return {"type": "clock", "time": clock.time.isoformat(), "weekday": clock.weekday,
-                "set": clock.was_set}
-    if body.startswith("SU?"):
-        return {"type": "unit", "unit": decode_unit(line)}
-    if body == "Z":
-        return {"type": "erased"}
-    if _HEADER.match(body):
-        header = decode_dump_header(line)
-        return {"type": "dump_header", "count": header.count, "serial": header.serial,
-                "unit": header.unit}
-    record = decode_record(line)
-    return {
-        "type": "record",
-        "time": record.time.isoformat(),
-        "weekday": record.weekday,
-        "glucose_mgdl": record.value_mgdl,
-        "control": record.control,
-        "parity_error": record.parity_error,
-        "meal": record.meal,
-        "comment": COMMENTS.get(record.comment) if record.comment is not None else None,
-        "comment_code": record.comment,
-        "hi": record.hi,
-        "lo": record.lo,
-    }
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -132,14 +132,14 @@ LIFESCAN_CABLES = (
 register(SerialProtocol(
     "onetouch-ultra2", "glucose",
     session="drivers.serial.session_ultra2:Ultra2Session",
-    stream_decoder="drivers.serial.onetouch_ultra2:decode_stream",
+    stream_decoder="drivers.serial.decode.onetouch_ultra2:decode_stream",
     line=LineSettings(9600), usb_ids=LIFESCAN_CABLES, aliases=("onetouch-ultra", "ultra2"),
     summary="LifeScan OneTouch Ultra 2 / Ultra: ASCII DM commands, 9600 8N1",
 ))
 register(SerialProtocol(
     "onetouch-ultraeasy", "glucose",
     session="drivers.serial.session_easy:UltraEasySession",
-    stream_decoder="drivers.serial.onetouch_easy:decode_stream",
+    stream_decoder="drivers.serial.decode.onetouch_easy:decode_stream",
     line=LineSettings(9600), usb_ids=LIFESCAN_CABLES, aliases=("onetouch-ultramini", "ultraeasy"),
     summary="LifeScan OneTouch Ultra Easy / Ultra Mini: binary STX frames, 9600 8N1",
 ))
@@ -151,28 +151,28 @@ SILABS_CP2110 = UsbId(0x10C4, 0xEA80, "Silicon Labs CP2110 (HID-to-UART)")
 register(SerialProtocol(
     "contour", "glucose",
     session="drivers.serial.session_contour:ContourSession",
-    stream_decoder="drivers.serial.contour:decode_stream",
+    stream_decoder="drivers.serial.decode.contour:decode_stream",
     line=LineSettings(9600), usb_ids=(BAYER_CONTOUR_FTDI,), aliases=("bayer-contour",),
     summary="Bayer/Ascensia Contour: ASTM E1381 frames, E1394 records, 9600 8N1",
 ))
 register(SerialProtocol(
     "taidoc", "glucose",
     session="drivers.serial.session_taidoc:TaiDocSession",
-    stream_decoder="drivers.serial.taidoc:decode_stream",
+    stream_decoder="drivers.serial.decode.taidoc:decode_stream",
     line=LineSettings(19200), usb_ids=(SILABS_CP2110,), aliases=("td42xx", "taidoc-glucose"),
     summary="TaiDoc TD-42xx glucose meters: 8-byte 0x51 frames, 19200 8N1",
 ))
 register(SerialProtocol(
     "taidoc-bp", "blood_pressure",
     session="drivers.serial.session_taidoc:TaiDocBpSession",
-    stream_decoder="drivers.serial.taidoc:decode_stream_bp",
+    stream_decoder="drivers.serial.decode.taidoc:decode_stream_bp",
     line=LineSettings(19200), usb_ids=(SILABS_CP2110,), aliases=("taidoc_bp", "fora-bp"),
     summary="TaiDoc/FORA blood-pressure monitors (TD-3128, P30 PLUS): 8-byte frames, 19200 8N1",
 ))
 register(SerialProtocol(
     "beurer-bm58", "blood_pressure",
     session="drivers.serial.session_beurer:BeurerBm58Session",
-    stream_decoder="drivers.serial.beurer_bm58:decode_stream",
+    stream_decoder="drivers.serial.decode.beurer_bm58:decode_stream",
     line=LineSettings(4800), aliases=("beurer_bm58", "bm58", "beurer-bm55", "beurer-bm65"),
     summary="Beurer BM58/BM55/BM65 serial BP monitors: AA/A4/A2/A3 commands, 4800 8N1",
 ))

@@ -8,6 +8,7 @@ reading as one JSON line. `--capture-dir` also records every session as a replay
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
@@ -191,7 +192,7 @@ async def run(args: argparse.Namespace) -> int:
     air = demo_air(devices=devices, bp_records=args.bp_records,
                    glucose_records=args.glucose_records, drift_s=args.drift)
     if args.capture_dir is not None:
-        args.capture_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(args.capture_dir.mkdir, parents=True, exist_ok=True)
     sink = _PrintingSink()
     failed = 0
     from drivers.ble.runner import make_runner

@@ -202,7 +202,7 @@ async def replay_capture(
     from drivers.ble.link import ConnectPolicy
     from drivers.ble.runner import make_runner
 
-    capture = read_capture(path)
+    capture = await asyncio.to_thread(read_capture, path)  # file I/O off the event loop
     recorded_at = capture.header.recorded_at
 
     def replay_clock() -> datetime:

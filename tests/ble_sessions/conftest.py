@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from simulators.ble.backend import Air
-from tests.ble_sessions.helpers import MemorySink
+from tests.support.sink import MemorySink
 
 
 @pytest.fixture

@@ -1,21 +1,19 @@
-"""Shared helpers for the BLE session tests: an in-memory ReadingSink, a fixed clock, configs."""
+"""Shared helpers for the BLE session tests: a fixed device clock, configs, a context."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core.devices import DeviceConfig, DeviceContext, DeviceStatus
 from core.events import EventBus
-from core.reading import Reading
-from core.sink import CommitResult, Cursor
 from drivers.ble.link import ConnectPolicy
 from drivers.ble.session_bp import BpOptions
 from drivers.ble.session_glucose import GlucoseOptions
 from simulators.ble.backend import Air
 from simulators.ble.devices import DeviceClock
 from simulators.ble.peripheral import GattPeripheral
+from tests.support.sink import MemorySink
 
 # 13:00 WITA (UTC+8) in Balikpapan.
 NOW = datetime(2026, 11, 27, 5, 0, 0, tzinfo=UTC)
@@ -32,37 +30,6 @@ def local_now() -> datetime:
 def fixed_clock(drift_s: float = 0.0) -> DeviceClock:
     """A device clock running off NOW (plus a drift), so tests never see the real time."""
     return DeviceClock(lambda: NOW, drift_s=drift_s)
-
-
-class MemorySink:
-    """A ReadingSink in memory: de-duplicates by id, advances cursors with the commit."""
-
-    def __init__(self) -> None:
-        self.readings: dict[str, Reading] = {}
-        self.cursors: dict[tuple[str, str], str] = {}
-        self.commits: list[tuple[tuple[Reading, ...], Cursor | None]] = []
-        self.fail_next = False
-
-    async def commit(
-        self, readings: Sequence[Reading], *, cursor: Cursor | None = None
-    ) -> CommitResult:
-        if self.fail_next:
-            self.fail_next = False
-            raise OSError("disk full")
-        stored = duplicates = 0
-        for reading in readings:
-            if reading.id in self.readings:
-                duplicates += 1
-            else:
-                self.readings[reading.id] = reading
-                stored += 1
-        if cursor is not None:
-            self.cursors[(cursor.device_id, cursor.name)] = cursor.value
-        self.commits.append((tuple(readings), cursor))
-        return CommitResult(stored, duplicates)
-
-    async def get_cursor(self, device_id: str, name: str = "records") -> str | None:
-        return self.cursors.get((device_id, name))
 
 
 def config_for(

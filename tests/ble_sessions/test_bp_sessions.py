@@ -15,12 +15,12 @@ from simulators.ble.backend import Air
 from simulators.ble.devices import AndUa651, BeurerBpMonitor, BpMonitor, BpRecord
 from tests.ble_sessions.helpers import (
     NOW,
-    MemorySink,
     config_for,
     context,
     fixed_clock,
     local_now,
 )
+from tests.support.sink import MemorySink
 
 
 def _records() -> list[BpRecord]:
@@ -69,7 +69,7 @@ async def test_same_memory_twice_gives_same_ids(air: Air, sink: MemorySink) -> N
     await make_runner(config).run_once(context(config, sink))
     assert set(sink.readings) == first
     assert len(sink.commits) == 2
-    assert {r.id for r in sink.commits[1][0]} == first
+    assert {r.id for r in sink.commits[1].readings} == first
 
 
 async def test_kpa_monitor_converted_to_mmhg(air: Air, sink: MemorySink) -> None:
@@ -152,7 +152,7 @@ async def test_and_ua651_bonds_sends_all_writes_clock_and_measures_offset(
     # "Send all" makes it resend its memory; the stable id makes the re-send a duplicate
     # even though its clock (and so the corrected time) changed in between.
     await make_runner(config).run_once(context(config, sink))
-    assert [r.id for r in sink.commits[1][0]] == [reading.id]
+    assert [r.id for r in sink.commits[1].readings] == [reading.id]
     assert sink.readings == {reading.id: reading}
 
 
@@ -190,7 +190,7 @@ async def test_device_not_advertising_fails_fast(air: Air, sink: MemorySink) -> 
 async def test_commit_failure_propagates(air: Air, sink: MemorySink) -> None:
     monitor = air.add(BpMonitor(clock=fixed_clock(), records=_records()))
     config = config_for(air, monitor)
-    sink.fail_next = True
+    sink.fail_next_commit()
     with pytest.raises(OSError, match="disk full"):
         await make_runner(config).run_once(context(config, sink))
     assert sink.readings == {}

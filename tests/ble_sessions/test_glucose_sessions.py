@@ -24,12 +24,12 @@ from simulators.ble.devices import (
 )
 from tests.ble_sessions.helpers import (
     NOW,
-    MemorySink,
     config_for,
     context,
     fixed_clock,
     local_now,
 )
+from tests.support.sink import MemorySink
 
 DEVICE_ID = "ascensia-diabetes-care:7830H5001234"
 
@@ -113,7 +113,7 @@ async def test_delta_sync_asks_from_cursor_plus_one(air: Air, sink: MemorySink) 
     await _run(air, meter, sink)
 
     assert [r.values for r in meter.racp_requests] == [(7,), (7,)]
-    assert [r.record_key for r in sink.commits[-1][0]] == ["7"]
+    assert [r.record_key for r in sink.commits[-1].readings] == ["7"]
     assert sink.cursors[(DEVICE_ID, "racp_seq")] == "7"
     # and nothing new: count says 0, no report, no commit
     commits = len(sink.commits)
@@ -155,7 +155,7 @@ async def test_link_lost_mid_racp_commits_nothing_and_rereads(air: Air, sink: Me
 async def test_cursor_advances_only_with_commit(air: Air, sink: MemorySink) -> None:
     meter = air.add(GlucoseMeter(clock=fixed_clock(), records=_memory()))
     config = config_for(air, meter)
-    sink.fail_next = True
+    sink.fail_next_commit()
     with pytest.raises(OSError, match="disk full"):
         await make_runner(config).run_once(context(config, sink))
     assert sink.cursors == {}
@@ -183,7 +183,7 @@ async def test_duplicate_records_are_ignored(air: Air, sink: MemorySink) -> None
     )
     await _run(air, meter, sink)
     assert len(sink.commits) == 1
-    assert [r.record_key for r in sink.commits[0][0]] == ["1", "2", "4", "5", "6"]
+    assert [r.record_key for r in sink.commits[0].readings] == ["1", "2", "4", "5", "6"]
     assert sink.cursors[(DEVICE_ID, "racp_seq")] == "6"
 
 

@@ -13,7 +13,8 @@ from gateway.config import parse_config
 from simulators.ble.backend import Air
 from simulators.ble.devices import BpMonitor, BpRecord
 from simulators.ble.replay import replay_capture
-from tests.ble_sessions.helpers import NOW, MemorySink, config_for, context, fixed_clock, local_now
+from tests.ble_sessions.helpers import NOW, config_for, context, fixed_clock, local_now
+from tests.support.sink import MemorySink
 
 
 def test_run_record_flag_sets_a_capture_directory_on_ble_devices_only(tmp_path: Path) -> None:

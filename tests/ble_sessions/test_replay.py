@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from drivers.errors import DecodeError
 from simulators.ble.backend import Air
 from simulators.ble.devices import GlucoseMeter, glucose_record
 from simulators.ble.replay import replay_capture
-from tests.ble_sessions.helpers import MemorySink, config_for, context, fixed_clock, local_now
+from tests.ble_sessions.helpers import config_for, context, fixed_clock, local_now
+from tests.support.sink import MemorySink
 
 CAPTURES = Path(__file__).parent / "captures"
 CONTOUR = "ascensia-diabetes-care:7830H5001234"
@@ -84,7 +86,7 @@ async def test_recorder_then_replay_round_trip(air: Air, tmp_path: Path) -> None
     live = MemorySink()
     await make_runner(config).run_once(context(config, live))
 
-    parsed = read_capture(capture)
+    parsed = await asyncio.to_thread(read_capture, capture)
     assert parsed.header.dis["2a25"] == "7830H5001234"
     assert [e.op for e in parsed.events if e.char == "2a52"] == [
         "write",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 
@@ -57,7 +58,7 @@ async def test_run_prints_readings_and_records_captures(
     captures = sorted(p.name for p in tmp_path.iterdir())
     assert len(captures) == 4
     for path in tmp_path.iterdir():
-        assert read_capture(path).events
+        assert (await asyncio.to_thread(read_capture, path)).events
 
 
 def test_unknown_device_rejected_by_parser() -> None:

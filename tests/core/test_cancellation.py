@@ -11,7 +11,7 @@ from core.devices import DeviceConfig, DeviceContext, DeviceRunner, DeviceStatus
 from core.events import EventBus
 from core.tasks import cancel_and_wait
 from gateway.supervisor import DeviceSupervisor
-from tests.serial_lifescan.memory_sink import MemorySink
+from tests.support.sink import MemorySink
 
 
 class SwallowingRunner:

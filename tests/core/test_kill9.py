@@ -83,16 +83,16 @@ async def test_sigkill_twenty_times_during_drain(tmp_path: Path, mosquitto: Mosq
         proc = start_gateway(config_path, log)
         try:
             store = OutboxStore(config.outbox_path, exclusive=False)
-            store.open()
+            await asyncio.to_thread(store.open)  # a read-only look, off the loop
 
-            def done() -> bool:
-                counts = store.counts()
+            async def done() -> bool:
+                counts = await asyncio.to_thread(store.counts)
                 return counts.unconfirmed == 0 and counts.confirmed == PREFILLED + DEVICE_RECORDS
 
             try:
                 await wait_for(done, 120, "all readings confirmed after 20 kills")
             finally:
-                store.close()
+                await asyncio.to_thread(store.close)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(20)

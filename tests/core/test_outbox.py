@@ -123,14 +123,15 @@ async def test_second_gateway_on_the_same_outbox_is_refused(tmp_path: Path) -> N
     path = tmp_path / "o.db"
     async with Outbox(path) as outbox:
         await outbox.commit([make_reading(1)])
+        # The stores are used directly, so off the event loop, as the Outbox does.
         second = OutboxStore(path)
         with pytest.raises(OutboxLockedError, match="second gateway"):
-            second.open()
+            await asyncio.to_thread(second.open)
         # A read-only look (gempita status) is allowed while the gateway runs.
         viewer = OutboxStore(path, exclusive=False)
-        viewer.open()
-        assert viewer.counts().pending == 1
-        viewer.close()
+        await asyncio.to_thread(viewer.open)
+        assert (await asyncio.to_thread(viewer.counts)).pending == 1
+        await asyncio.to_thread(viewer.close)
 
 
 def test_write_lock_held_elsewhere_is_a_clear_error_and_loses_nothing(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Shared pieces of the end-to-end tests (imported by the test modules): a settable clock, the
+"""Shared pieces of the end-to-end tests (imported by the test modules): the
 gateway under test, central's stored payloads."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,25 +19,12 @@ from core.devices import RunnerFactory
 from gateway.cli.compose import build_gateway
 from gateway.config import Config
 from gateway.service import Gateway
+from tests.support.clock import FakeClock
 from tests.support.harness import wait_for
 
 WITA = ZoneInfo("Asia/Makassar")
 # 13:00 WITA (UTC+8), Balikpapan.
 NOW = datetime(2026, 11, 27, 5, 0, 0, tzinfo=UTC)
-
-
-class SettableClock:
-    """The gateway's wall clock: stands still unless a test moves it, so clock offsets and
-    corrected times are exact."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def wita_to_utc(local: datetime) -> datetime:
@@ -52,7 +39,7 @@ def rfc3339(moment: datetime) -> str:
 @asynccontextmanager
 async def running_gateway(
     config: Config,
-    clock: SettableClock,
+    clock: FakeClock,
     factories: dict[str, RunnerFactory] | None = None,
 ) -> AsyncIterator[tuple[Gateway, asyncio.Task[None]]]:
     gateway = build_gateway(

@@ -31,7 +31,6 @@ from simulators.ble.devices import (
 from simulators.ble.peripheral import GattPeripheral
 from tests.e2e.conftest import (
     NOW,
-    SettableClock,
     by_device_time,
     central_payloads,
     outbox_settled,
@@ -39,6 +38,7 @@ from tests.e2e.conftest import (
     running_gateway,
     wita_to_utc,
 )
+from tests.support.clock import FakeClock
 from tests.support.harness import gateway_config, running_central, wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -141,7 +141,7 @@ def device_configs(air: Air, peripherals: list[GattPeripheral]) -> list[DeviceCo
 async def test_ble_meters_to_central_exactly_once_with_exact_values_and_times(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     bp_taken = [NOW_WITA - timedelta(minutes=61), NOW_WITA - timedelta(minutes=31)]
     bp = BpMonitor(
         records=[

@@ -24,9 +24,10 @@ from core.events import EventBus
 from drivers.ble.runner import make_runner
 from simulators.ble.backend import Air
 from simulators.ble.devices import DeviceClock, GlucoseMeter, glucose_record
-from tests.ble_sessions.helpers import MemorySink, config_for
+from tests.ble_sessions.helpers import config_for
 from tests.e2e.conftest import NOW, rfc3339, wita_to_utc
 from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.sink import MemorySink
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = ROOT / "tests" / "ble_sessions" / "captures"

@@ -24,7 +24,6 @@ from simulators.serial.onetouch_ultra2 import Ultra2Meter
 from simulators.serial.pty import PtyFaults, PtyMeter
 from tests.e2e.conftest import (
     NOW,
-    SettableClock,
     by_device_time,
     central_payloads,
     outbox_settled,
@@ -32,6 +31,7 @@ from tests.e2e.conftest import (
     running_gateway,
     wita_to_utc,
 )
+from tests.support.clock import FakeClock
 from tests.support.harness import running_central, wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -167,7 +167,7 @@ def ultra2_values(record: ultra2.Record) -> dict[str, Any]:
 async def test_onetouch_ultra2_cable_pulled_mid_dump_every_record_once(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     drift_s = 240.0  # the meter is four minutes fast
     meter_clock = DriftingClock(clock, drift_s=drift_s)
     records = ultra2_records(NOW_WITA + timedelta(seconds=drift_s) - timedelta(minutes=7), 12)
@@ -278,7 +278,7 @@ def frame_bytes(records: Sequence[contour.Record]) -> list[int]:
 async def test_contour_cable_pulled_mid_transfer_every_record_once(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     drift_s = -180.0  # three minutes slow (the header clock shows whole minutes)
     results = contour_results(NOW_WITA + timedelta(seconds=drift_s) - timedelta(minutes=4), 10)
     meter = ContourMeter(results, serial="7150-1234567", clock=clock, drift_s=drift_s)

@@ -9,8 +9,9 @@ import pytest
 
 from drivers.serial import registry
 from simulators.serial.registry import load_simulator, simulator_names
-from tests.e2e.conftest import NOW, SettableClock, central_payloads, running_gateway
+from tests.e2e.conftest import NOW, central_payloads, running_gateway
 from tests.e2e.test_serial_e2e import plug_in, serial_config
+from tests.support.clock import FakeClock
 from tests.support.harness import running_central, wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -25,7 +26,7 @@ def test_every_registered_protocol_has_a_simulator() -> None:
 async def test_family_memory_reaches_central_exactly_once(
     tmp_path: Path, mosquitto: Mosquitto, protocol: str
 ) -> None:
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     meter = load_simulator(protocol)(records=RECORDS, clock=clock, drift_s=130.0)
     by_id = tmp_path / f"usb-{protocol}-if00-port0"
     config = serial_config(tmp_path, mosquitto.url, protocol, by_id, batch=4)

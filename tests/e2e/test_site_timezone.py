@@ -21,13 +21,13 @@ from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_ultra2 import Ultra2Meter
 from tests.e2e.conftest import (
     NOW,
-    SettableClock,
     by_device_time,
     central_payloads,
     outbox_settled,
     rfc3339,
     running_gateway,
 )
+from tests.support.clock import FakeClock
 from tests.support.harness import running_central, wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -35,7 +35,7 @@ JAKARTA = ZoneInfo("Asia/Jakarta")  # WIB, UTC+7: not the default WITA
 JAYAPURA = ZoneInfo("Asia/Jayapura")  # WIT, UTC+9
 
 
-def meter(serial: str, clock: SettableClock, zone: ZoneInfo) -> tuple[Ultra2Meter, datetime]:
+def meter(serial: str, clock: FakeClock, zone: ZoneInfo) -> tuple[Ultra2Meter, datetime]:
     drifting = DriftingClock(clock, zone=zone, drift_s=0.0)
     taken = drifting.local_now() - timedelta(minutes=10)
     record = ultra2.Record(taken, ultra2.WEEKDAYS[taken.weekday()], 140, meal=None, comment=0)
@@ -47,7 +47,7 @@ def meter(serial: str, clock: SettableClock, zone: ZoneInfo) -> tuple[Ultra2Mete
 async def test_device_without_override_reads_its_clock_in_gateway_timezone(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     plain, plain_taken = meter("ZW000000A", clock, JAKARTA)
     overridden, overridden_taken = meter("ZW000000B", clock, JAYAPURA)
     plain_port, overridden_port = tmp_path / "meter-a", tmp_path / "meter-b"

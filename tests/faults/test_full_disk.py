@@ -104,16 +104,16 @@ async def test_full_state_disk_refuses_readings_stays_up_and_recovers(
             # Space returns.
             subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
             store = OutboxStore(small_disk / "outbox.db", exclusive=False)
-            store.open()
+            await asyncio.to_thread(store.open)  # a read-only look, off the loop
             try:
 
-                def delivered() -> bool:
-                    counts = store.counts()
+                async def delivered() -> bool:
+                    counts = await asyncio.to_thread(store.counts)
                     return counts.confirmed == RECORDS and counts.unconfirmed == 0
 
                 await wait_for(delivered, 90, "every reading delivered after space returned")
             finally:
-                store.close()
+                await asyncio.to_thread(store.close)
             assert central.store.count() == RECORDS
             assert len(central.store.ids()) == RECORDS
             await wait_for(lambda: not retained.alarms(), 20, "alarms cleared on the topic")

@@ -67,10 +67,10 @@ async def test_poison_receipts_are_counted_acknowledged_and_ignored(
             for _ in range(3):
                 for payload in POISON:
                     raw.publish(RECEIPTS, payload, qos=1).wait_for_publish(5)
-            store.open()
+            await asyncio.to_thread(store.open)  # a read-only look, off the loop
 
-            def all_confirmed() -> bool:
-                counts = store.counts()
+            async def all_confirmed() -> bool:
+                counts = await asyncio.to_thread(store.counts)
                 return counts.confirmed == PREFILLED + DEVICE_RECORDS and not counts.unconfirmed
 
             await wait_for(all_confirmed, 60, "every reading confirmed despite the poison")
@@ -100,7 +100,7 @@ async def test_poison_receipts_are_counted_acknowledged_and_ignored(
             assert status(state)["publisher"]["bad_receipts"] == 0
             assert "malformed receipt" not in gateway.text()
     finally:
-        store.close()
+        await asyncio.to_thread(store.close)
         gateway.stop()
         raw.loop_stop()
         raw.disconnect()

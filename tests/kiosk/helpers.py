@@ -29,6 +29,7 @@ from kiosk.binding import SessionBinder
 from kiosk.deps import KioskDeps, KioskSettings
 from kiosk.privacy import KeyPair, generate_keypair
 from kiosk.security import hash_secret
+from tests.support.clock import FakeClock
 
 PROGRAMME_KEY = b"gempita-test-programme-key-32byt"
 ADMIN_PASSWORD = "operator-sandi-123"
@@ -58,17 +59,6 @@ def _hashes() -> tuple[str, str]:
         _ADMIN_HASH = hash_secret(ADMIN_PASSWORD)
         _PIN_HASH = hash_secret(KADER_PIN)
     return _ADMIN_HASH, _PIN_HASH
-
-
-class FakeClock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 WITA
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class LiveClock(FakeClock):

@@ -16,13 +16,13 @@ from kiosk.app import create_app, sweep_once
 from kiosk.binding import SessionBinder
 from kiosk.privacy import unseal
 from kiosk.results import build_view, qr_text
+from tests.support.clock import FakeClock
 
 from .helpers import (
     NIK_MAN,
     NIK_MINOR,
     NIK_WOMAN,
     PROGRAMME_KEY,
-    FakeClock,
     Rig,
     bp_reading,
     central_keys,
@@ -488,3 +488,26 @@ async def test_cancel_ends_this_measurement_only_and_frees_the_device() -> None:
         assert holder is not None
         refused = await client.post("/ukur/batal", data={"csrf": "x"})
         assert refused.headers["location"] == "/" and rig.binder.holder("bp") == holder
+
+
+GUARDED_POSTS = ("/bahasa", "/persetujuan", "/identitas", "/pilih", "/ukur", "/ukur/batal")
+
+
+@pytest.mark.parametrize("path", GUARDED_POSTS)
+async def test_every_visit_post_without_visit_or_token_goes_back_to_the_start(path: str) -> None:
+    # The one guard of the visit's POSTs: no visit, or a missing or wrong token, is a plain
+    # 303 to "/" (not an error page) and changes nothing; the right token passes it.
+    rig = make_rig()
+    async with running(rig) as client:
+        no_visit = await client.post(path, data={"csrf": "x"})
+        assert (no_visit.status_code, no_visit.headers["location"]) == (303, "/")
+        page = await post(client, "/mulai", {"lang": "id"})
+        token = csrf_of(page.text)
+        for data in ({}, {"csrf": "x"}, {"csrf": token[:-1]}):
+            refused = await client.post(path, data={**data, "lang": "en", "choice": "adult"})
+            assert (refused.status_code, refused.headers["location"]) == (303, "/"), data
+            assert refused.content == b""
+        assert (await client.get("/persetujuan")).status_code == 200  # the visit goes on
+        assert 'lang="id"' in (await client.get("/persetujuan")).text
+        passed = await client.post(path, data={"csrf": token, "lang": "id"})
+        assert passed.status_code == 303 and passed.headers["location"] != "/"

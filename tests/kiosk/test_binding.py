@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from core.reading import Glucose, Kind, Reading, Subject, TimeQuality
 from core.sink import Binder
 from kiosk.binding import SessionBinder
+from tests.support.clock import FakeClock
 
-from .helpers import FakeClock, bp_reading, glucose_reading
+from .helpers import bp_reading, glucose_reading
 
 TIMEOUT = timedelta(minutes=3)
 

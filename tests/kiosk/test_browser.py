@@ -23,12 +23,12 @@ from playwright.sync_api import Browser, Locator, Page, ViewportSize, sync_playw
 
 from core.events import CuffPressure
 from core.reading import Reading
+from tests.support.clock import FakeClock
 
 from .helpers import (
     KADER_PIN,
     NIK_MAN,
     NIK_WOMAN,
-    FakeClock,
     LiveClock,
     Rig,
     bp_reading,

@@ -21,7 +21,8 @@ from core.sink import CommitResult, Cursor
 from gateway.cli.compose import simulated_runner as make_runner
 from gateway.outbox import Outbox
 from simulators.ble.scenario import ScenarioRunner
-from tests.e2e.conftest import NOW, SettableClock, wita_to_utc
+from tests.e2e.conftest import NOW, wita_to_utc
+from tests.support.clock import FakeClock
 
 
 class RecordingSink:
@@ -67,7 +68,7 @@ def runner_for(tmp_path: Path, text: str, **options: object) -> tuple[DeviceConf
     return config, runner
 
 
-def context(config: DeviceConfig, sink: RecordingSink, clock: SettableClock) -> DeviceContext:
+def context(config: DeviceConfig, sink: RecordingSink, clock: FakeClock) -> DeviceContext:
     return DeviceContext(
         config=config, sink=sink, status=DeviceStatus(name=config.name, transport="simulated"),
         events=EventBus(), gateway_id="gw-test", site_id=None, clock=clock,
@@ -97,7 +98,7 @@ systolic = 120
 diastolic = 80
 ago_min = 30
 """)
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     ctx = context(config, sink, clock)
     await runner.run_once(ctx)  # the refused attempt is retried inside the session
     assert [r.values.systolic_mmhg for r in sink.commits[0]
@@ -125,7 +126,7 @@ drift_ppm = 1000      # 1 ms per second: 3.6 s an hour
 [generate]
 every_s = 20
 """)
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     ctx = context(config, sink, clock)
     await runner.run_once(ctx)
     assert not sink.stored
@@ -170,7 +171,7 @@ readable = {"true" if quirk != "beurer_bm" else "false"}
 [[records]]
 {record}
 """)
-    clock = SettableClock(NOW)
+    clock = FakeClock(NOW)
     await runner.run_once(context(config, sink, clock))
     (reading,) = sink.stored.values()
     assert reading.device.id.startswith(device_prefix), reading.device.id

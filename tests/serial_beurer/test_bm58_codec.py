@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import DecodeError, UsageError
 from drivers.serial import beurer_bm58 as bm58
+from drivers.serial.decode import beurer_bm58 as bm58_stream
 from drivers.serial.decode_stream import decode_stream as decode_by_name
 
 # 135/85 mmHg, pulse 72, 2026-11-27 09:30: AC (135-25=6E) (85-25=3C) 48 0B 1B 09 1E 1A
@@ -85,21 +86,21 @@ def test_stream_transcript_golden() -> None:
         },
         {"command": "record", "index": 2, "empty": True},
     ]
-    assert bm58.decode_stream(data) == expected
+    assert bm58_stream.decode_stream(data) == expected
     assert decode_by_name("bm58", data) == expected
     # The monitor's side alone decodes to the same records.
-    assert bm58.decode_stream(b"\x55" + b"BM58" + b"\x02" + RECORD + b"\xa9") == expected
+    assert bm58_stream.decode_stream(b"\x55" + b"BM58" + b"\x02" + RECORD + b"\xa9") == expected
 
 
 def test_stream_errors_carry_offsets() -> None:
     with pytest.raises(DecodeError) as info:
-        bm58.decode_stream(b"\xaa\x55\xa3\x01" + b"\xad" + RECORD[1:])
+        bm58_stream.decode_stream(b"\xaa\x55\xa3\x01" + b"\xad" + RECORD[1:])
     assert (info.value.offset, info.value.reason) == (4, "record reply does not start with 0xAC")
     with pytest.raises(DecodeError) as info:
-        bm58.decode_stream(b"\xaa\x55\x10")
+        bm58_stream.decode_stream(b"\xaa\x55\x10")
     assert (info.value.offset, info.value.reason) == (2, "unknown command byte 0x10")
     with pytest.raises(DecodeError) as info:
-        bm58.decode_stream(b"\x55" + b"BM" + b"\x01" + RECORD[:5])
+        bm58_stream.decode_stream(b"\x55" + b"BM" + b"\x01" + RECORD[:5])
     assert info.value.offset == 4
 
 
@@ -115,7 +116,7 @@ def test_decode_record_any_bytes(data: bytes) -> None:
 @given(st.binary(max_size=80))
 def test_stream_any_bytes(data: bytes) -> None:
     try:
-        assert isinstance(bm58.decode_stream(data), list)
+        assert isinstance(bm58_stream.decode_stream(data), list)
     except DecodeError:
         return
 

@@ -24,7 +24,8 @@ from simulators.serial.beurer_bm58 import (
     sample_records,
 )
 from simulators.serial.pty import PtyFaults
-from tests.serial_contour.support import NOW, MemorySink, SinkFailure, run_session
+from tests.serial_contour.support import NOW, run_session
+from tests.support.sink import MemorySink, SinkFailure
 
 LOCAL_NOW = datetime(2026, 11, 27, 14, 0)  # NOW in Asia/Makassar
 
@@ -98,7 +99,7 @@ async def test_reread_is_idempotent_and_new_records_follow() -> None:
         meter.records.insert(0, bm58.BpRecord(150, 95, 80, LOCAL_NOW))
         await run_session(meter, "beurer-bm58", sink)
     assert len(sink.readings) == 4
-    assert len(sink.commits[-1][0]) == 1
+    assert len(sink.commits[-1].readings) == 1
 
 
 async def test_empty_slots_are_skipped() -> None:
@@ -189,7 +190,7 @@ async def test_garbage_replies_give_up() -> None:
 
 async def test_commit_failure_leaves_cursor() -> None:
     meter = _meter()
-    sink = MemorySink(fail_commit=0)
+    sink = MemorySink(fail_on_commit=0)
     async with meter:
         with pytest.raises(SinkFailure):
             await run_session(meter, "beurer-bm58", sink)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import DecodeError
 from drivers.serial import astm, contour
+from drivers.serial.decode import contour as contour_stream
 from drivers.serial.decode_stream import decode_stream as decode_by_name
 from simulators.serial.contour import transfer_frames
 
@@ -189,7 +190,7 @@ def _transfer(records: list[bytes]) -> bytes:
 
 def test_stream_decoder_golden() -> None:
     data = _transfer([HEADER, b"P|1", RESULT, b"L|1|N"])
-    assert contour.decode_stream(data) == [
+    assert contour_stream.decode_stream(data) == [
         {
             "type": "header",
             "product_code": "Contour",
@@ -221,14 +222,16 @@ def test_stream_decoder_golden() -> None:
         },
         {"type": "terminator", "sequence": 1, "code": "N"},
     ]
-    assert decode_by_name("contour", data) == contour.decode_stream(data)
-    assert decode_by_name("bayer-contour", data) == contour.decode_stream(data)
+    assert decode_by_name("contour", data) == contour_stream.decode_stream(data)
+    assert decode_by_name("bayer-contour", data) == contour_stream.decode_stream(data)
 
 
 def test_stream_decoder_skips_retransmission() -> None:
     frame = astm.encode_frame(astm.Frame(1, b"L|1|N\r", final=True))
     data = bytes([astm.ENQ]) + frame + frame + bytes([astm.EOT])
-    assert contour.decode_stream(data) == [{"type": "terminator", "sequence": 1, "code": "N"}]
+    assert contour_stream.decode_stream(data) == [
+        {"type": "terminator", "sequence": 1, "code": "N"}
+    ]
 
 
 def test_stream_decoder_reports_first_bad_frame_offset() -> None:
@@ -236,7 +239,7 @@ def test_stream_decoder_reports_first_bad_frame_offset() -> None:
     bad = bytearray(astm.encode_frame(astm.Frame(2, b"L|1|N\r", final=True)))
     bad[-4:-2] = b"00"
     with pytest.raises(DecodeError) as info:
-        contour.decode_stream(good + bytes(bad))
+        contour_stream.decode_stream(good + bytes(bad))
     assert info.value.offset == len(good)
     assert info.value.reason.startswith("checksum mismatch")
 
@@ -244,17 +247,17 @@ def test_stream_decoder_reports_first_bad_frame_offset() -> None:
 def test_stream_decoder_reports_truncation_and_noise() -> None:
     frame = astm.encode_frame(astm.Frame(1, b"L|1|N\r", final=True))
     with pytest.raises(DecodeError, match="stream ends inside a frame") as info:
-        contour.decode_stream(bytes([astm.ENQ]) + frame[:5])
+        contour_stream.decode_stream(bytes([astm.ENQ]) + frame[:5])
     assert info.value.offset == 1
     with pytest.raises(DecodeError, match="bytes outside any frame") as info:
-        contour.decode_stream(bytes([astm.ENQ]) + b"zz" + frame)
+        contour_stream.decode_stream(bytes([astm.ENQ]) + b"zz" + frame)
     assert info.value.offset == 1
 
 
 @given(st.binary(max_size=300))
 def test_stream_decoder_any_bytes(data: bytes) -> None:
     try:
-        result = contour.decode_stream(data)
+        result = contour_stream.decode_stream(data)
     except DecodeError:
         return
     assert isinstance(result, list)

@@ -19,7 +19,8 @@ from drivers.serial import contour
 from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
 from simulators.serial.contour import ContourMeter, make_simulator, sample_results
 from simulators.serial.pty import PtyFaults
-from tests.serial_contour.support import NOW, MemorySink, SinkFailure, run_session
+from tests.serial_contour.support import NOW, run_session
+from tests.support.sink import MemorySink, SinkFailure
 
 LOCAL_NOW = datetime(2026, 11, 27, 14, 0)  # NOW in Asia/Makassar
 
@@ -102,7 +103,7 @@ async def test_reread_gives_same_ids_and_only_new_records_are_committed() -> Non
         )
         await run_session(meter, "contour", sink)
     assert len(sink.readings) == 5
-    assert len(sink.commits[-1][0]) == 1
+    assert len(sink.commits[-1].readings) == 1
     assert meter.transfers == 3
 
 
@@ -236,7 +237,7 @@ async def test_persistently_damaged_frame_gives_up() -> None:
 
 async def test_commit_failure_keeps_cursor() -> None:
     meter = _meter()
-    sink = MemorySink(fail_commit=0)
+    sink = MemorySink(fail_on_commit=0)
     async with meter:
         with pytest.raises(SinkFailure):
             await run_session(meter, "contour", sink)

@@ -13,7 +13,8 @@ from simulators.serial.contour import ContourMeter
 from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_ultra2 import Ultra2Meter
 from simulators.serial.taidoc import StoredRecord, TaiDocMeter
-from tests.serial_contour.support import NOW, MemorySink, run_session
+from tests.serial_contour.support import NOW, run_session
+from tests.support.sink import MemorySink
 
 LOCAL = datetime(2026, 11, 27, 13, 40)  # 20 minutes before NOW, meter-local
 

@@ -22,8 +22,10 @@ import pytest
 from core.reading import Glucose
 from core.units import mmoll_to_mgdl
 from drivers.serial import astm, contour
+from drivers.serial.decode import contour as contour_stream
 from simulators.serial.contour import ContourMeter, transfer_frames
-from tests.serial_contour.support import MemorySink, run_session
+from tests.serial_contour.support import run_session
+from tests.support.sink import MemorySink
 
 # --- glucometerutils test/test_bacontour.py, test_integration -------------------------------
 REAL_HEADER_FRAME = (
@@ -110,7 +112,7 @@ def test_real_frames_decode_with_their_checksums(frame: bytes) -> None:
 
 
 def test_real_transfer_decodes_record_by_record() -> None:
-    assert contour.decode_stream(_as_captured(REAL_FRAMES)) == [
+    assert contour_stream.decode_stream(_as_captured(REAL_FRAMES)) == [
         REAL_HEADER_DICT,
         {"type": "patient", "sequence": 1, "fields": []},
         REAL_RESULT_DICT,

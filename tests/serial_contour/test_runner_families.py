@@ -8,7 +8,8 @@ from core.devices import DeviceConfig
 from core.reading import Kind
 from drivers.serial.runner import make_runner
 from simulators.serial.registry import load_simulator
-from tests.serial_contour.support import NOW, MemorySink, make_context
+from tests.serial_contour.support import NOW, make_context
+from tests.support.sink import MemorySink
 
 
 @pytest.mark.parametrize(

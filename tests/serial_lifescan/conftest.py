@@ -1,31 +1,16 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from core.devices import DeviceConfig, DeviceContext, DeviceStatus
 from core.events import EventBus
-from tests.serial_lifescan.memory_sink import MemorySink
-
-
-class FakeClock:
-    """Aware UTC clock the test moves by hand; shared by gateway and simulated meter."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.support.clock import FakeClock
+from tests.support.sink import MemorySink
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    # 10:00 WITA on a Friday.
-    return FakeClock(datetime(2026, 11, 27, 2, 0, 0, tzinfo=UTC))
+    return FakeClock()  # 10:00 WITA on a Friday
 
 
 @pytest.fixture

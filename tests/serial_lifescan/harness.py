@@ -16,8 +16,9 @@ from simulators.serial.onetouch_easy import sample_records as easy_records
 from simulators.serial.onetouch_ultra2 import Ultra2Meter
 from simulators.serial.onetouch_ultra2 import sample_records as ultra2_records
 from simulators.serial.pty import PtyFaults, PtyMeter
-from tests.serial_lifescan.conftest import FakeClock, make_ctx
-from tests.serial_lifescan.memory_sink import MemorySink
+from tests.serial_lifescan.conftest import make_ctx
+from tests.support.clock import FakeClock
+from tests.support.sink import MemorySink
 
 PROTOCOLS = ("onetouch-ultra2", "onetouch-ultraeasy")
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import DecodeError, UsageError
 from drivers.serial import onetouch_easy as easy
+from drivers.serial.decode import onetouch_easy as easy_stream
 
 H = bytes.fromhex
 
@@ -177,7 +178,7 @@ def test_decode_stream_session_capture() -> None:
     a = len(DISC_ACK)
     b = a + len(ACK_E)
     c = b + len(RECORD_ANSWER)
-    assert easy.decode_stream(stream) == [
+    assert easy_stream.decode_stream(stream) == [
         {"offset": 0, "sequence": False, "expect": False, "ack": True, "disconnect": True,
          "more": False, "type": "disconnect"},
         {"offset": a, "sequence": False, "expect": True, "ack": True, "disconnect": False,
@@ -198,7 +199,7 @@ def test_decode_stream_describes_other_answers() -> None:
         easy.Frame(easy.LinkControl(), easy.encode_unit("mmol/L")),
         easy.Frame(easy.LinkControl(), easy.encode_refusal()),
     ]
-    decoded = easy.decode_stream(b"".join(easy.encode_frame(f) for f in frames))
+    decoded = easy_stream.decode_stream(b"".join(easy.encode_frame(f) for f in frames))
     assert [
         {k: v for k, v in d.items() if k not in easy_link_fields} for d in decoded
     ] == [
@@ -215,10 +216,10 @@ easy_link_fields = {"offset", "sequence", "expect", "ack", "disconnect", "more"}
 
 def test_decode_stream_errors_carry_the_offset() -> None:
     with pytest.raises(DecodeError) as caught:
-        easy.decode_stream(DISC + b"\x7f")
+        easy_stream.decode_stream(DISC + b"\x7f")
     assert caught.value.offset == len(DISC)
     with pytest.raises(DecodeError) as caught:
-        easy.decode_stream(DISC + RECORD_ANSWER[:-1] + b"\x00")
+        easy_stream.decode_stream(DISC + RECORD_ANSWER[:-1] + b"\x00")
     assert caught.value.offset == len(DISC) + len(RECORD_ANSWER) - 2
     assert "CRC" in caught.value.reason
 
@@ -228,7 +229,7 @@ def test_decode_stream_errors_carry_the_offset() -> None:
 
 @given(st.binary(max_size=80))
 def test_any_bytes_decode_or_decode_error(data: bytes) -> None:
-    for decoder in (easy.decode_frame, easy.decode_stream, easy.decode_request,
+    for decoder in (easy.decode_frame, easy_stream.decode_stream, easy.decode_request,
                     easy.decode_record, easy.decode_count, easy.decode_version):
         with contextlib.suppress(DecodeError):
             decoder(data)

@@ -32,7 +32,6 @@ from simulators.serial.meter_clock import DriftingClock
 from simulators.serial.onetouch_easy import UltraEasyMeter
 from simulators.serial.onetouch_ultra2 import Ultra2Meter
 from simulators.serial.pty import PtyFaults
-from tests.serial_lifescan.conftest import FakeClock
 from tests.serial_lifescan.harness import (
     PROTOCOLS,
     Harness,
@@ -40,7 +39,8 @@ from tests.serial_lifescan.harness import (
     memory_size,
     new_record,
 )
-from tests.serial_lifescan.memory_sink import MemorySink
+from tests.support.clock import FakeClock
+from tests.support.sink import MemorySink
 
 NOW_LOCAL = datetime(2026, 11, 27, 10, 0, 0)  # the fake clock's 02:00 UTC in WITA
 
@@ -168,7 +168,7 @@ async def test_reread_gives_same_ids_and_only_new_records_are_committed(
     (cursor,) = sink.cursors.values()
     assert cursor == newest.record_key
     # the second run committed nothing, the third exactly one reading with the cursor
-    assert sink.commits[-1][0] == 1
+    assert len(sink.commits[-1].readings) == 1
 
 
 async def test_recommitting_gives_identical_ids(protocol: str, clock: FakeClock) -> None:
@@ -228,7 +228,7 @@ async def test_checksum_error_inside_the_memory_transfer(
     if isinstance(meter, Ultra2Meter):
         assert [c.name for c in meter.commands].count(ultra2.CMD_DUMP) == 2
         # records before the spoiled line were committed, then came again as duplicates
-        assert sum(n for n, _ in sink.commits) > 30
+        assert sum(len(c.readings) for c in sink.commits) > 30
     else:
         from drivers.serial import onetouch_easy as easy
 
@@ -300,7 +300,7 @@ async def test_full_memory_and_the_oldest_falling_out(
         assert memory_size(meter) == 500
         await harness.run(meter)
     assert len(sink.readings) == 501
-    assert sink.commits[-1][0] == 1  # only the new test was read and committed
+    assert len(sink.commits[-1].readings) == 1  # only the new test was read and committed
     assert oldest_key in _keys(sink)  # what fell out of the meter stays in the outbox
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import DecodeError, UsageError
 from drivers.serial import onetouch_ultra2 as u2
+from drivers.serial.decode import onetouch_ultra2 as u2_stream
 
 
 def _line(body: bytes) -> bytes:
@@ -167,7 +168,7 @@ def test_wrong_line_kind_is_a_decode_error() -> None:
 
 def test_decode_stream_whole_dump() -> None:
     stream = VERSION_LINE + HEADER_LINE + RECORD_LINE + ULTRA_HI_LINE + b"\x00"
-    assert u2.decode_stream(stream) == [
+    assert u2_stream.decode_stream(stream) == [
         {"type": "version", "version": "P02.00.00 30/08/06", "offset": 0},
         {"type": "dump_header", "count": 2, "serial": "ZW123456Y", "unit": "mg/dL",
          "offset": 26},
@@ -184,7 +185,7 @@ def test_decode_stream_whole_dump() -> None:
 def test_decode_stream_reports_offset_of_bad_line() -> None:
     stream = SERIAL_LINE + CLOCK_LINE.replace(b"05FA", b"05FB")
     with pytest.raises(DecodeError) as caught:
-        u2.decode_stream(stream)
+        u2_stream.decode_stream(stream)
     assert caught.value.offset == len(SERIAL_LINE)
     assert "checksum" in caught.value.reason
 
@@ -198,7 +199,7 @@ def test_any_bytes_decode_or_decode_error(data: bytes) -> None:
         with contextlib.suppress(DecodeError):
             decoder(data)
     with contextlib.suppress(DecodeError):
-        u2.decode_stream(data)
+        u2_stream.decode_stream(data)
 
 
 @given(st.binary(max_size=60))
@@ -241,7 +242,7 @@ def test_dump_round_trip_through_decode_stream(memory: list[u2.Record]) -> None:
     stream = u2.encode_dump_header(u2.DumpHeader(len(memory), "ZW123456Y", "mmol/L")) + b"".join(
         u2.encode_record(r) for r in memory
     )
-    decoded = u2.decode_stream(stream)
+    decoded = u2_stream.decode_stream(stream)
     assert decoded[0]["count"] == len(memory)
     assert [d["glucose_mgdl"] for d in decoded[1:]] == [r.value_mgdl for r in memory]
     assert [d["time"] for d in decoded[1:]] == [r.time.isoformat() for r in memory]

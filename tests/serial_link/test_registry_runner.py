@@ -17,7 +17,7 @@ from drivers.serial.line_settings import LineSettings
 from drivers.serial.registry import SerialProtocol, UsbId
 from drivers.serial.runner import PortInfo, make_runner
 from gateway.transports import runner_factory
-from tests.serial_lifescan.memory_sink import MemorySink
+from tests.support.sink import MemorySink
 
 
 def _config(**kwargs: Any) -> DeviceConfig:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import DecodeError, UsageError
 from drivers.serial import taidoc
+from drivers.serial.decode import taidoc as taidoc_stream
 from drivers.serial.decode_stream import decode_stream as decode_by_name
 
 # 51+24+A3 = 0x118 -> 18
@@ -115,7 +116,7 @@ def test_find_frame_resyncs_over_garbage() -> None:
 
 def test_stream_decoder_golden() -> None:
     data = MODEL_REQUEST + MODEL_REPLY + RECORD_TIME_REQUEST + CLOCK_REPLY + GLUCOSE_REPLY
-    assert taidoc.decode_stream(data) == [
+    assert taidoc_stream.decode_stream(data) == [
         {"direction": "to_meter", "command": "model", "payload": "00000000"},
         {"direction": "from_meter", "command": "model", "payload": "77420000", "model": "4277"},
         {"direction": "to_meter", "command": "record_time", "payload": "02000000", "index": 2},
@@ -135,7 +136,7 @@ def test_stream_decoder_golden() -> None:
             "lo": False,
         },
     ]
-    assert decode_by_name("td42xx", data) == taidoc.decode_stream(data)
+    assert decode_by_name("td42xx", data) == taidoc_stream.decode_stream(data)
 
 
 def test_bp_stream_decoder_golden() -> None:
@@ -155,10 +156,10 @@ def test_stream_decoder_reports_offset() -> None:
     bad = bytearray(GLUCOSE_REPLY)
     bad[7] ^= 0xFF
     with pytest.raises(DecodeError) as info:
-        taidoc.decode_stream(MODEL_REQUEST + bytes(bad))
+        taidoc_stream.decode_stream(MODEL_REQUEST + bytes(bad))
     assert info.value.offset == 8
     with pytest.raises(DecodeError) as info:
-        taidoc.decode_stream(MODEL_REQUEST + b"\x51")
+        taidoc_stream.decode_stream(MODEL_REQUEST + b"\x51")
     assert (info.value.offset, info.value.reason) == (8, "TaiDoc frame must be 8 bytes, got 1")
 
 
@@ -188,7 +189,7 @@ def test_payload_decoders_any_bytes(payload: bytes) -> None:
 
 @given(st.binary(max_size=64))
 def test_stream_decoders_any_bytes(data: bytes) -> None:
-    for decode in (taidoc.decode_stream, taidoc.decode_stream_bp):
+    for decode in (taidoc_stream.decode_stream, taidoc_stream.decode_stream_bp):
         try:
             assert isinstance(decode(data), list)
         except DecodeError:

@@ -20,7 +20,8 @@ from drivers.serial import taidoc
 from drivers.serial.errors import LinkLostError, LinkTimeoutError, MeterProtocolError
 from simulators.serial.pty import PtyFaults
 from simulators.serial.taidoc import StoredRecord, TaiDocMeter, make_bp_simulator, sample_records
-from tests.serial_contour.support import NOW, MemorySink, SinkFailure, run_session
+from tests.serial_contour.support import NOW, run_session
+from tests.support.sink import MemorySink, SinkFailure
 
 LOCAL_NOW = datetime(2026, 11, 27, 14, 0)  # NOW in Asia/Makassar
 
@@ -142,7 +143,7 @@ async def test_only_new_records_are_read_and_ids_are_stable() -> None:
         )
         await run_session(meter, "taidoc", sink)
     assert len(sink.readings) == 5
-    assert len(sink.commits[-1][0]) == 1
+    assert len(sink.commits[-1].readings) == 1
 
 
 async def test_clock_offset_applied_and_clock_set() -> None:
@@ -200,7 +201,7 @@ async def test_full_memory() -> None:
     assert len(sink.readings) == 450
     # Nine batches of 50, oldest first, the cursor riding on the last one (issue 10 item 18).
     assert len(sink.commits) == 9
-    assert [c is not None for _, c in sink.commits] == [False] * 8 + [True]
+    assert [c.cursor is not None for c in sink.commits] == [False] * 8 + [True]
 
 
 @pytest.mark.parametrize(
@@ -258,7 +259,7 @@ async def test_always_damaged_replies() -> None:
 
 async def test_commit_failure_leaves_cursor() -> None:
     meter = _meter()
-    sink = MemorySink(fail_commit=0)
+    sink = MemorySink(fail_on_commit=0)
     async with meter:
         with pytest.raises(SinkFailure):
             await run_session(meter, "taidoc", sink)

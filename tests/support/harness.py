@@ -89,7 +89,8 @@ async def wait_for(
 async def running_central(
     broker_url: str, db_path: Path, **settings: Any
 ) -> AsyncIterator[CentralService]:
-    store = CentralStore(f"sqlite:///{db_path}")
+    # The store opens SQLite: keep that off the event loop, as `gempita central` does.
+    store = await asyncio.to_thread(CentralStore, f"sqlite:///{db_path}")
     service = CentralService(
         store,
         BrokerSettings(
@@ -109,4 +110,4 @@ async def running_central(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        store.close()
+        await asyncio.to_thread(store.close)
