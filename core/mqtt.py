@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
+from paho.mqtt import __version__ as paho_version
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -285,7 +285,7 @@ def _make_client(
         _LOGGER.warning(
             "paho-mqtt %s does not match the fast publish path (%s); publishing through "
             "paho's public publish() instead (correct, slower; see core/paho_private.py)",
-            version("paho-mqtt"),
+            paho_version,
             "; ".join(problems),
         )
     return paho.Client(CallbackAPIVersion.VERSION2, **kwargs), None
