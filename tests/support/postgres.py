@@ -36,15 +36,15 @@ class PostgresMissing(RuntimeError):
     pass
 
 
-def pg_bindir() -> Path:
+def pg_bindir(root: Path = Path("/usr/lib/postgresql")) -> Path:
     """The newest installed PostgreSQL's bin directory (Debian: /usr/lib/postgresql/<ver>)."""
     found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        root.glob("*/bin/initdb"),
         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
     )
     if not found:
         raise PostgresMissing(
-            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
+            f"PostgreSQL is not installed (no {root}/*/bin/initdb): "
             "run `make system-deps` (Debian package `postgresql`)"
         )
     return found[-1].parent
