@@ -30,6 +30,7 @@ from tests.support.mosquitto import free_port
 
 PG_USER = "postgres"  # the system user of Debian's postgresql package; also the superuser
 START_TIMEOUT_S = 30
+START_ATTEMPTS = 3
 
 
 class PostgresMissing(RuntimeError):
@@ -111,25 +112,36 @@ class PostgresServer:
             "--no-sync",
             "--no-instructions",
         )
-        self.port = free_port()
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
-                f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                "listen_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.root}'\n"
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
             )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "-t",
-            str(START_TIMEOUT_S),
-            "start",
-            timeout=START_TIMEOUT_S + 5,
-        )
+        for attempt in range(START_ATTEMPTS):
+            # free_port() cannot hold the port for us: another process may bind it first.
+            # Then try another one (a later `port =` line overrides an earlier one).
+            self.port = free_port()
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.write(f"port = {self.port}\n")
+            try:
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "start",
+                    timeout=START_TIMEOUT_S + 5,
+                )
+            except RuntimeError:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+            else:
+                return
 
     def stop(self) -> None:
         if self.root is None:
@@ -174,11 +186,15 @@ def postgres(request: pytest.FixtureRequest) -> PostgresServer:
         return server
     try:
         server = PostgresServer()
-        server.start()
     except PostgresMissing as exc:
         if os.environ.get("CI"):
             pytest.fail(f"{exc} (CI must run the PostgreSQL tests: make test installs it)")
         pytest.skip(str(exc))
+    try:
+        server.start()
+    except BaseException:
+        server.stop()  # a half-started server and its temp dir must not outlive the run
+        raise
     config.stash[_SERVER_KEY] = server
     config.add_cleanup(server.stop)
     return server
