@@ -28,13 +28,16 @@ pytest: $(STAMP)
 # Debian packages: mosquitto (the broker in the demo and tests), chromium (kiosk browser
 # tests), python3-venv (a Debian python3 cannot make a venv without it), systemd
 # (systemd-analyze verifies the units), dbus-daemon (a private bus for the BlueZ pairing
-# agent's tests). Installed only when missing.
+# agent's tests), postgresql (central's production store: the tests start their own server
+# from /usr/lib/postgresql/<ver>/bin, as the package's `postgres` user; the cluster the package
+# may create and start on port 5432 is not used). Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	[ -x /usr/lib/chromium/chromium ] || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	[ -x /usr/bin/dbus-daemon ] || missing="$$missing dbus-daemon"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \

@@ -182,6 +182,11 @@ class CentralService:
         reading, data = decode_reading(msg.payload)
         if reading.gateway_id != gateway_of(msg.topic):
             raise PayloadError("gateway_id does not match the topic's gateway")
+        if "\x00" in reading.id:
+            # JSON may spell NUL ("\u0000") but PostgreSQL text cannot hold it: such an id
+            # would fail the whole batch's insert and come back for ever. The other columns
+            # are pattern-checked by the payload check, the payload is stored as sent.
+            raise PayloadError("id must not contain NUL")
         return Incoming(
             id=reading.id,
             gateway_id=reading.gateway_id,

@@ -1,17 +1,33 @@
-"""Central's reading store: exactly-once by reading id, in any SQL database SQLAlchemy speaks.
+"""Central's reading store: exactly-once by reading id, on PostgreSQL (production) or SQLite.
 
-SQLite is the default (one file, nothing to install); a PostgreSQL URL works the same because
-the insert uses the dialect's own ON CONFLICT DO NOTHING.
+SQLite is the demo's default (one file, nothing to install); PostgreSQL
+(`postgresql+psycopg://...`) is the store for a city. Both take the same statements: the
+dialect's own `INSERT ... ON CONFLICT DO NOTHING RETURNING id`, so the database's unique key
+decides which instance stored a reading, even when several insert it at once. The schema is
+Alembic's (central/migrations), brought to head whenever a store is opened.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+
+_LOGGER = logging.getLogger(__name__)
+
+# The first revision is the schema `metadata.create_all` made before there were migrations.
+BASELINE_REVISION = "0001"
+# Any fixed 64-bit key: instances starting together on one PostgreSQL database take it in
+# turn, so exactly one of them migrates and the others find the schema at head.
+_MIGRATION_LOCK_KEY = 0x67656D70697461  # "gempita"
+# Alembic's `context` and `op` are process-wide proxies: two threads migrating at once would
+# run in each other's context.
+_MIGRATION_THREAD_LOCK = threading.Lock()
 
 metadata = sa.MetaData()
 readings = sa.Table(
@@ -51,7 +67,7 @@ class CentralStore:
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        metadata.create_all(self.engine)
+        upgrade_schema(self.engine)
 
     def _insert(self) -> sa.Insert:
         if self.engine.dialect.name == "postgresql":
@@ -67,18 +83,17 @@ class CentralStore:
         if not batch:
             return []
         now = time.time()
-        ids = [r.id for r in batch]
+        unique: dict[str, Incoming] = {}
+        for r in batch:
+            unique.setdefault(r.id, r)
+        # No SELECT first: another instance may commit the same id between a SELECT and our
+        # INSERT, and both would call it new. RETURNING names exactly the rows this statement
+        # inserted; a conflicting row (stored before, or by a concurrent transaction that then
+        # commits) is skipped and not returned.
         with self.engine.begin() as conn:
-            known = set(
-                conn.execute(sa.select(readings.c.id).where(readings.c.id.in_(ids))).scalars()
-            )
-            fresh: dict[str, Incoming] = {}
-            for r in batch:
-                if r.id not in known and r.id not in fresh:
-                    fresh[r.id] = r
-            if fresh:
+            inserted = set(
                 conn.execute(
-                    self._insert(),
+                    self._insert().returning(readings.c.id),
                     [
                         {
                             "id": r.id,
@@ -88,10 +103,11 @@ class CentralStore:
                             "received_at": now,
                             "payload": r.payload,
                         }
-                        for r in fresh.values()
+                        for r in unique.values()
                     ],
-                )
-        return list(fresh)
+                ).scalars()
+            )
+        return [i for i in unique if i in inserted]
 
     def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         with self.engine.begin() as conn:
@@ -142,3 +158,35 @@ class CentralStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring central's schema to `revision` with Alembic, in one transaction.
+
+    The transaction first takes the database's lock (PostgreSQL: an advisory lock; SQLite:
+    the write lock, BEGIN IMMEDIATE), so instances starting together migrate one after
+    another (the later ones find nothing to do) instead of racing to create the same tables.
+    """
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    with _MIGRATION_THREAD_LOCK, engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+        elif engine.dialect.name == "sqlite":
+            # pysqlite has not begun a transaction yet (it does so lazily, before DML); the
+            # DDL that follows runs inside this one and commits with it.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", "central:migrations")
+        cfg.attributes["connection"] = conn
+        if _unversioned_baseline(conn):
+            _LOGGER.info("central store from before migrations: stamped %s", BASELINE_REVISION)
+            command.stamp(cfg, BASELINE_REVISION)
+        command.upgrade(cfg, revision)
+
+
+def _unversioned_baseline(conn: Connection) -> bool:
+    """True for a database central made with create_all, before it had migrations."""
+    tables = set(sa.inspect(conn).get_table_names())
+    return "alembic_version" not in tables and {"readings", "dead_letters"} <= tables

@@ -1,5 +1,6 @@
 """Nothing is lost, nothing is doubled: the gateway against real mosquitto and central, while
-the broker restarts, the network drops, or the broker is not there at start-up."""
+the broker restarts, the network drops, or the broker is not there at start-up. The tests that
+take `central_db_url` run on both of central's backends (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from gateway.outbox import Outbox
 from gateway.service import Gateway
 from tests.support.harness import gateway_config, make_reading, running_central, wait_for
 from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.postgres import central_db_url, postgres, postgres_db
 from tests.support.proxy import CuttableProxy
+
+__all__ = ["central_db_url", "postgres", "postgres_db"]  # fixtures
 
 
 async def prefill(config: Config, count: int, start: int = 0) -> set[str]:
@@ -58,12 +62,12 @@ async def all_confirmed(gateway: Gateway, total: int) -> bool:
 
 
 async def test_broker_restart_mid_drain_loses_and_doubles_nothing(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
 ) -> None:
     config = gateway_config(tmp_path / "gw", mosquitto.url, mqtt={"window": 200})
     ids = await prefill(config, 6000)
     async with (
-        running_central(mosquitto.url, tmp_path / "central.db") as central,
+        running_central(mosquitto.url, central_db_url) as central,
         running_gateway(config) as gateway,
     ):
         await wait_for(lambda: gateway.publisher.state.published_total > 500, 20, "drain started")
@@ -155,12 +159,12 @@ async def test_broker_unreachable_at_start_then_full_outbox_then_recovery(
 
 
 async def test_dead_letters_and_unknown_receipts_do_not_break_anything(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
 ) -> None:
     config = gateway_config(tmp_path / "gw", mosquitto.url)
     ids = await prefill(config, 10)
     async with (
-        running_central(mosquitto.url, tmp_path / "central.db") as central,
+        running_central(mosquitto.url, central_db_url) as central,
         running_gateway(config) as gateway,
     ):
         await wait_for(lambda: all_confirmed(gateway, 10), 20, "first 10 confirmed")

@@ -3,7 +3,7 @@
 Real mosquitto with persistence, killed mid-stream with readings published but not yet
 confirmed: whatever central got, its receipts died with the broker. With resend_after_s set to
 an hour, every reading must still be confirmed within seconds of the broker's return, and
-stored at central exactly once.
+stored at central exactly once (on SQLite and on PostgreSQL: `central_db_url`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from gateway.outbox_store import OutboxStore
 from tests.core.test_delivery import all_confirmed, prefill, running_gateway
 from tests.support.harness import gateway_config, running_central, wait_for
 from tests.support.mosquitto import Mosquitto
+from tests.support.postgres import central_db_url, postgres, postgres_db
+
+__all__ = ["central_db_url", "postgres", "postgres_db"]  # fixtures
 
 READINGS = 6000
 RESEND_AFTER_S = 3600.0
@@ -23,7 +26,7 @@ RECEIPT_TIMEOUT_S = 2.0
 
 
 async def test_broker_sigkill_loses_receipts_and_the_readings_are_confirmed_promptly(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
 ) -> None:
     config = gateway_config(
         tmp_path / "gw",
@@ -33,7 +36,7 @@ async def test_broker_sigkill_loses_receipts_and_the_readings_are_confirmed_prom
     )
     ids = await prefill(config, READINGS)
     async with (
-        running_central(mosquitto.url, tmp_path / "central.db") as central,
+        running_central(mosquitto.url, central_db_url) as central,
         running_gateway(config, maintenance_interval_s=0.5) as gateway,
     ):
         await wait_for(

@@ -85,12 +85,19 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+def store_url(db: Path | str) -> str:
+    """A SQLAlchemy URL for central's store: a Path is a SQLite file, a str already a URL."""
+    return f"sqlite:///{db}" if isinstance(db, Path) else db
+
+
 @contextlib.asynccontextmanager
 async def running_central(
-    broker_url: str, db_path: Path, **settings: Any
+    broker_url: str, db: Path | str, **settings: Any
 ) -> AsyncIterator[CentralService]:
-    # The store opens SQLite: keep that off the event loop, as `gempita central` does.
-    store = await asyncio.to_thread(CentralStore, f"sqlite:///{db_path}")
+    """Central in this event loop; `db` is a SQLite file or a store URL (`central_db_url`)."""
+    # The store opens (and migrates) the database: keep that off the event loop, as
+    # `gempita central` does.
+    store = await asyncio.to_thread(CentralStore, store_url(db))
     service = CentralService(
         store,
         BrokerSettings(

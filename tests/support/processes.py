@@ -61,11 +61,12 @@ class GempitaProcess:
 
 
 def central_process(
-    broker_url: str, db: Path, log: Path, client_id: str = "central-1"
+    broker_url: str, db: Path | str, log: Path, client_id: str = "central-1"
 ) -> GempitaProcess:
+    """`gempita central`; `db` is a SQLite file or a store URL (`central_db_url`)."""
+    url = f"sqlite:///{db}" if isinstance(db, Path) else db
     return GempitaProcess(
-        ["central", "--broker", broker_url, "--db", f"sqlite:///{db}", "--client-id", client_id],
-        log,
+        ["central", "--broker", broker_url, "--db", url, "--client-id", client_id], log
     )
 
 
