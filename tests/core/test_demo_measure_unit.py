@@ -122,28 +122,26 @@ def test_chosen_bp_is_the_monitors_newest_record() -> None:
     assert decoded.time_stamp is not None
 
 
-def test_chosen_hi_carries_the_status_bit_and_infinity() -> None:
+@pytest.mark.parametrize(
+    ("chosen", "special", "status", "hi_lo"),
+    [
+        (ChosenGlucose(hi=True), Special.POSITIVE_INFINITY, "result_too_high", (True, False)),
+        (ChosenGlucose(lo=True), Special.NEGATIVE_INFINITY, "result_too_low", (False, True)),
+    ],
+    ids=["HI", "LO"],
+)
+def test_chosen_hi_lo_carry_the_status_bit_and_an_infinity(
+    chosen: ChosenGlucose, special: Special, status: str, hi_lo: tuple[bool, bool]
+) -> None:
     air = _air()
-    take_chosen(air, ChosenGlucose(hi=True))
+    take_chosen(air, chosen)
     record = _last_glucose(air)
     raw = decode_glucose_measurement(encode_glucose_measurement(record.measurement))
     assert raw.concentration is not None
-    assert raw.concentration.special is Special.POSITIVE_INFINITY
-    assert "result_too_high" in raw.sensor_status_names
+    assert raw.concentration.special is special
+    assert status in raw.sensor_status_names
     values = _decoded(record)
-    assert (values.hi, values.lo, values.glucose_mgdl) == (True, False, None)
-
-
-def test_chosen_lo_carries_the_status_bit_and_minus_infinity() -> None:
-    air = _air()
-    take_chosen(air, ChosenGlucose(lo=True))
-    record = _last_glucose(air)
-    raw = decode_glucose_measurement(encode_glucose_measurement(record.measurement))
-    assert raw.concentration is not None
-    assert raw.concentration.special is Special.NEGATIVE_INFINITY
-    assert "result_too_low" in raw.sensor_status_names
-    values = _decoded(record)
-    assert (values.hi, values.lo, values.glucose_mgdl) == (False, True, None)
+    assert (values.hi, values.lo, values.glucose_mgdl) == (*hi_lo, None)
 
 
 def test_chosen_fasting_glucose_has_the_fasting_meal_context() -> None:

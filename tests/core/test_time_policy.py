@@ -198,28 +198,26 @@ def test_site_zones(zone: str, wall: datetime, utc: datetime) -> None:
     assert decision.quality is TimeQuality.SYNCED
 
 
-def test_dst_gap_nonexistent_wall_time() -> None:
-    # 2026-03-29 02:30 never happens in Berlin (02:00 CET -> 03:00 CEST): read with the offset
-    # before the jump (CET), and never SYNCED, since the meter's hour is a guess.
-    wall = datetime(2026, 3, 29, 2, 30)
+@pytest.mark.parametrize(
+    ("wall", "utc"),
+    [
+        # 2026-03-29 02:30 never happens in Berlin (02:00 CET -> 03:00 CEST): read with the
+        # offset before the jump (CET), and never SYNCED, since the meter's hour is a guess.
+        (datetime(2026, 3, 29, 2, 30), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        # 2026-10-25 02:30 happens twice in Berlin (CEST, then CET): the first one is taken.
+        (datetime(2026, 10, 25, 2, 30), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+    ],
+    ids=["gap", "fold"],
+)
+def test_dst_gap_and_fold_wall_times(wall: datetime, utc: datetime) -> None:
     assert is_ambiguous_or_missing(wall, BERLIN)
-    received = datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
-    decision = decide_time(TimeEvidence(wall, received, BERLIN, clock_offset_s=0.0))
-    assert decision.measured_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    received = utc.replace(hour=6, minute=0)
+    evidence = TimeEvidence(wall, received, BERLIN, clock_offset_s=0.0)
+    decision = decide_time(evidence)
+    assert decision.measured_at == utc
     assert decision.quality is TimeQuality.DEVICE_CLOCK
-
-
-def test_dst_fold_ambiguous_wall_time() -> None:
-    # 2026-10-25 02:30 happens twice in Berlin (CEST, then CET): the first one is taken.
-    wall = datetime(2026, 10, 25, 2, 30)
-    assert is_ambiguous_or_missing(wall, BERLIN)
-    received = datetime(2026, 10, 25, 6, 0, tzinfo=UTC)
-    decision = decide_time(TimeEvidence(wall, received, BERLIN, clock_offset_s=0.0))
-    assert decision.measured_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
-    assert decision.quality is TimeQuality.DEVICE_CLOCK
-    # An hour on either side is unambiguous and synced again.
-    later = decide_time(replace_wall(TimeEvidence(wall, received, BERLIN, 0.0), hours=2))
-    assert later.quality is TimeQuality.SYNCED
+    # Two hours later the wall time is unambiguous and synced again.
+    assert decide_time(replace_wall(evidence, hours=2)).quality is TimeQuality.SYNCED
 
 
 def replace_wall(ev: TimeEvidence, *, hours: int) -> TimeEvidence:

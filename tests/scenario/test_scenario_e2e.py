@@ -67,6 +67,19 @@ def central_readings(central: CentralService) -> list[Reading]:
     return [decode_reading(str(row).encode())[0] for row in rows]
 
 
+async def run_until_settled(
+    mosquitto: Mosquitto, config: Path, tmp_path: Path, count: int
+) -> tuple[list[Reading], GempitaProcess]:
+    """A real `gempita run` until central holds exactly `count` readings; then a clean stop."""
+    async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+        gateway = gateway_process(config, tmp_path / "gateway.log").start()
+        try:
+            await settle_exactly(central, count, gateway)
+        finally:
+            assert gateway.stop() == 0, gateway.text()[-4000:]
+        return central_readings(central), gateway
+
+
 async def settle_exactly(central: CentralService, count: int, gateway: GempitaProcess) -> None:
     """Wait for `count` readings at central, then let the gateway run more sessions (each
     re-reads the meters' memory) and check that nothing more arrives."""
@@ -147,13 +160,7 @@ at = {toml_time(hi_at)}
         tmp_path / "gateway.toml", tmp_path / "gw", mosquitto.url,
         {"bp-sim": "scenarios/bp.toml", "glucose-sim": "scenarios/glucose.toml"},
     )
-    async with running_central(mosquitto.url, tmp_path / "central.db") as central:
-        gateway = gateway_process(config, tmp_path / "gateway.log").start()
-        try:
-            await settle_exactly(central, 5, gateway)
-        finally:
-            assert gateway.stop() == 0, gateway.text()[-4000:]
-        readings = central_readings(central)
+    readings, _ = await run_until_settled(mosquitto, config, tmp_path, 5)
 
     bp = sorted((r for r in readings if isinstance(r.values, BloodPressure)),
                 key=lambda r: r.measured_at)
@@ -214,13 +221,7 @@ refuse_connect_times = 1
         tmp_path / "gateway.toml", tmp_path / "gw", mosquitto.url,
         {"bp-faulty": str(tmp_path / "bp.toml"), "glucose-faulty": "glucose.toml"},
     )
-    async with running_central(mosquitto.url, tmp_path / "central.db") as central:
-        gateway = gateway_process(config, tmp_path / "gateway.log").start()
-        try:
-            await settle_exactly(central, 8, gateway)
-        finally:
-            assert gateway.stop() == 0, gateway.text()[-4000:]
-        readings = central_readings(central)
+    readings, gateway = await run_until_settled(mosquitto, config, tmp_path, 8)
     log = gateway.text()
     # The faults happened: two refused connections for the monitor, one for the meter, and
     # the meter's link dropped mid-transfer in exactly its first two sessions. (The monitor's
