@@ -26,9 +26,15 @@ from gateway.errors import ConfigError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from bleak.backends.client import BaseBleakClient
+    from bleak.backends.scanner import BaseBleakScanner
+    from fastapi import FastAPI
+
+    from drivers.ble.link import ConnectPolicy
     from gateway.service import Gateway
     from kiosk.binding import SessionBinder
     from kiosk.deps import KioskSettings
+    from kiosk.pairing import FoundMeter, PairedMeter
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -264,10 +270,10 @@ class BlePairing:
         assign: Callable[[str, str, str | None], str],
         *,
         scan_s: float = 8.0,
-        scanner_backend: Any = None,
-        client_backend: Any = None,
+        scanner_backend: type[BaseBleakScanner] | None = None,
+        client_backend: type[BaseBleakClient] | None = None,
         bus_address: str | None = None,
-        policy: Any = None,
+        policy: ConnectPolicy | None = None,
     ) -> None:
         self.scan_s = scan_s
         self._assign = assign
@@ -276,7 +282,7 @@ class BlePairing:
         self._bus_address = bus_address
         self._policy = policy
 
-    async def scan(self) -> list[Any]:
+    async def scan(self) -> list[FoundMeter]:
         from drivers.ble.scan import scan
         from drivers.errors import DriverError
         from kiosk.pairing import FoundMeter
@@ -296,7 +302,7 @@ class BlePairing:
             for d in found
         ]
 
-    async def pair(self, address: str, passkey: str | None) -> Any:
+    async def pair(self, address: str, passkey: str | None) -> PairedMeter:
         from drivers.ble.pair import pair
         from drivers.errors import DriverError
         from kiosk.pairing import PairedMeter
@@ -347,7 +353,7 @@ def _pairing(gateway: Gateway) -> BlePairing:
     return BlePairing(assign_simulated, scanner_backend=scanner, client_backend=client)
 
 
-def _build_app(host: KioskHost, gateway: Gateway) -> Any:
+def _build_app(host: KioskHost, gateway: Gateway) -> FastAPI:
     from kiosk.app import create_app
     from kiosk.deps import KioskDeps
 
