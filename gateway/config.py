@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.clock import DEFAULT_SITE_TZ
+from core.clock import DEFAULT_SITE_TZ, UnknownTimeZoneError, site_zone
 from core.devices import DeviceCheck, DeviceConfig
 from gateway.errors import ConfigError
 
@@ -169,13 +169,11 @@ def _build_device(index: int, raw: Any) -> DeviceConfig:
 
 
 def _zone_error(where: str, name: object) -> ConfigError | None:
-    import zoneinfo
-
     if not isinstance(name, str) or not name:
-        return ConfigError(f"{where}: expected an IANA time zone name such as Asia/Makassar")
+        return ConfigError(f"{where}: expected an IANA time zone name such as {DEFAULT_SITE_TZ}")
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        site_zone(name)
+    except UnknownTimeZoneError:
         return ConfigError(f"{where}: unknown time zone {name!r}")
     return None
 
@@ -202,12 +200,9 @@ def _validate(config: Config) -> None:
     g, o, m = config.gateway, config.outbox, config.mqtt
     if not g.id or not all(c.isalnum() or c in "-_" for c in g.id):
         raise ConfigError(f"gateway.id: {g.id!r} must be letters, digits, '-' or '_' only")
-    try:
-        import zoneinfo
-
-        zoneinfo.ZoneInfo(g.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"gateway.timezone: unknown time zone {g.timezone!r}") from exc
+    zone_error = _zone_error("gateway.timezone", g.timezone)
+    if zone_error is not None:
+        raise zone_error
     if o.synchronous not in ("full", "normal"):
         raise ConfigError(f"outbox.synchronous: {o.synchronous!r} must be 'full' or 'normal'")
     for key in ("max_readings", "batch_max"):

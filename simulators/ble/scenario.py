@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.clock import UnknownTimeZoneError, site_zone
 from core.devices import DeviceConfig, DeviceContext
 from core.reading import BloodPressure, Glucose, Kind
 from drivers.ble import bp as bp_codec
@@ -389,8 +389,8 @@ def parse_scenario(path: str | Path) -> Scenario:
     zone = clock_reader.string("zone")
     if zone is not None:
         try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            site_zone(zone)
+        except UnknownTimeZoneError as exc:
             raise clock_reader.error(
                 "zone", f"unknown time zone {zone!r}: use an IANA name such as {WITA}"
             ) from exc
