@@ -96,7 +96,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     from central.service import CentralService
     from central.store import CentralStore
     from core.mqtt import BrokerSettings
-    from gateway.cli.central import print_reading
+    from gateway.cli.central.run import print_reading
     from gateway.cli.compose import build_gateway
 
     state = _prepare_state(args.state_dir)

@@ -1,17 +1,11 @@
-"""`gempita central`: the reference central service."""
+"""`gempita central` with no command: run the central service."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from gateway.cli.output import (
-    EXIT_OK,
-    Subcommands,
-    add_common,
-    run_async,
-    setup_logging,
-)
+from gateway.cli.output import EXIT_OK, run_async, setup_logging
 
 
 def cmd_central(args: argparse.Namespace) -> int:
@@ -66,26 +60,11 @@ async def _central(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(sub: Subcommands) -> None:
-    """Add this module's command(s) to the `gempita` sub-parsers."""
-    p = sub.add_parser(
-        "central",
-        help="run the reference central service",
-        description="Subscribe to every gateway's readings (MQTT v5 shared subscription "
-        "'$share/gempita-central/gempita/v1/+/readings'), store each reading once by id, "
-        "and send receipts back to the gateway. Several instances may share one broker.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The service's own options (those shared by every central command: options.py)."""
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL (mqtt[s]://)")
-    p.add_argument(
-        "--db",
-        default="sqlite:///central.db",
-        help="SQLAlchemy database URL (default sqlite:///central.db; "
-        "postgresql+psycopg://user@host/db also works)",
-    )
     p.add_argument("--client-id", default="central-1", help="MQTT client id (unique per instance)")
     p.add_argument("--ca-file", help="CA certificate for mqtts://")
     p.add_argument("--cert-file", help="client certificate (CN=central)")
     p.add_argument("--key-file", help="client key")
     p.add_argument("--print", action="store_true", help="print each newly stored reading")
-    add_common(p, config=False)
-    p.set_defaults(handler=cmd_central)
