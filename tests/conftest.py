@@ -13,7 +13,13 @@ import pytest
 
 from tests.support.mosquitto import Mosquitto
 
-pytest_plugins = ["pytester", "tests.support.logcheck", "tests.support.blocking"]
+# tests.support.postgres: `postgres` (one server per run), `postgres_db`, `central_db_url`.
+pytest_plugins = [
+    "pytester",
+    "tests.support.logcheck",
+    "tests.support.blocking",
+    "tests.support.postgres",
+]
 
 
 @pytest.fixture

@@ -2,6 +2,4 @@
 
 from __future__ import annotations
 
-from tests.support.postgres import central_db_url, postgres, postgres_db
 
-__all__ = ["central_db_url", "postgres", "postgres_db"]

@@ -20,10 +20,7 @@ from gateway.outbox import Outbox
 from gateway.service import Gateway
 from tests.support.harness import gateway_config, make_reading, running_central, wait_for
 from tests.support.mosquitto import Mosquitto, free_port
-from tests.support.postgres import central_db_url, postgres, postgres_db
 from tests.support.proxy import CuttableProxy
-
-__all__ = ["central_db_url", "postgres", "postgres_db"]  # fixtures
 
 
 async def prefill(config: Config, count: int, start: int = 0) -> set[str]:

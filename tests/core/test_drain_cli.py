@@ -40,13 +40,15 @@ async def drain(config_file: Path, *extra: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_drain_until_confirmed(tmp_path: Path, mosquitto: Mosquitto) -> None:
+async def test_drain_until_confirmed(
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
+) -> None:
     state = tmp_path / "gw"
     config = gateway_config(state, mosquitto.url)
     ids = await prefill(config, 3000)
     config_file = tmp_path / "gw.toml"
     write_config(config_file, state, mosquitto.url)
-    async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+    async with running_central(mosquitto.url, central_db_url) as central:
         code, out, err = await drain(config_file, "--until", "confirmed")
         assert code == 0, err
         assert "drained: 3000 readings confirmed" in out

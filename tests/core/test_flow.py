@@ -11,7 +11,7 @@ from tests.support.mosquitto import Mosquitto
 
 
 async def test_synthetic_readings_reach_central_and_are_confirmed(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
 ) -> None:
     config = gateway_config(
         tmp_path / "gw",
@@ -31,7 +31,7 @@ async def test_synthetic_readings_reach_central_and_are_confirmed(
             },
         ],
     )
-    async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+    async with running_central(mosquitto.url, central_db_url) as central:
         gateway = build_gateway(config, maintenance_interval_s=0.5, status_file_interval_s=0.2)
         task = asyncio.create_task(gateway.run())
         try:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from core.reading import BloodPressure, DeviceIdentity, Kind, Transport, reading_id
 from gateway.outbox_store import OutboxStore
 from simulators.synthetic import synthetic_values
@@ -60,7 +62,9 @@ def start_gateway(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def test_sigkill_twenty_times_during_drain(tmp_path: Path, mosquitto: Mosquitto) -> None:
+async def test_sigkill_twenty_times_during_drain(
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
+) -> None:
     state = tmp_path / "gw"
     config = gateway_config(state, mosquitto.url)
     ids = await prefill(config, PREFILLED)
@@ -68,7 +72,7 @@ async def test_sigkill_twenty_times_during_drain(tmp_path: Path, mosquitto: Mosq
     write_config(config_path, state, mosquitto.url)
     log = tmp_path / "gateway.log"
     rng = random.Random(20261127)
-    async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+    async with running_central(mosquitto.url, central_db_url) as central:
         progress = []
         for _ in range(KILLS):
             proc = start_gateway(config_path, log)
@@ -106,8 +110,9 @@ async def test_sigkill_twenty_times_during_drain(tmp_path: Path, mosquitto: Mosq
         assert central.store.count() == PREFILLED + DEVICE_RECORDS
         # The stored values are the device's own, not regenerated differently after a restart.
         with central.store.engine.connect() as conn:
-            payload = conn.exec_driver_sql(
-                "SELECT payload FROM readings WHERE id = ?", (reading_id(device, "1234"),)
+            payload = conn.execute(
+                sa.text("SELECT payload FROM readings WHERE id = :id"),
+                {"id": reading_id(device, "1234")},
             ).scalar_one()
         values = json.loads(payload)["values"]
         expected = synthetic_values("bp-kill", Kind.BLOOD_PRESSURE, 1234)

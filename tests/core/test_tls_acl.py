@@ -61,14 +61,14 @@ def tls_mqtt(pki: Path, cert: str, **extra: object) -> dict[str, object]:
 
 
 async def test_own_namespace_is_delivered_over_tls(
-    tmp_path: Path, pki: Path, tls_broker: Mosquitto
+    tmp_path: Path, pki: Path, tls_broker: Mosquitto, central_db_url: str
 ) -> None:
     config = gateway_config(tmp_path / "gw", tls_broker.url, mqtt=tls_mqtt(pki, "gw-001"))
     ids = await prefill(config, 200)
     async with (
         running_central(
             tls_broker.url,
-            tmp_path / "central.db",
+            central_db_url,
             ca_file=str(pki / "ca.crt"),
             cert_file=str(pki / "central.crt"),
             key_file=str(pki / "central.key"),

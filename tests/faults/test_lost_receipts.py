@@ -16,9 +16,6 @@ from gateway.outbox_store import OutboxStore
 from tests.core.test_delivery import all_confirmed, prefill, running_gateway
 from tests.support.harness import gateway_config, running_central, wait_for
 from tests.support.mosquitto import Mosquitto
-from tests.support.postgres import central_db_url, postgres, postgres_db
-
-__all__ = ["central_db_url", "postgres", "postgres_db"]  # fixtures
 
 READINGS = 6000
 RESEND_AFTER_S = 3600.0

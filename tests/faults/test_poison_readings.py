@@ -21,10 +21,7 @@ from central.store import CentralStore
 from core.payload import encode_reading
 from tests.support.harness import make_reading
 from tests.support.mosquitto import Mosquitto
-from tests.support.postgres import central_db_url, postgres, postgres_db
 from tests.support.processes import central_process
-
-__all__ = ["central_db_url", "postgres", "postgres_db"]  # fixtures
 
 TOPIC = "gempita/v1/gw-001/readings"
 NIK = "6471011203900001"  # a made-up NIK: it must never reach central's log

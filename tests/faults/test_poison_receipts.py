@@ -45,7 +45,7 @@ def status(state: Path) -> dict[str, Any]:
 
 
 async def test_poison_receipts_are_counted_acknowledged_and_ignored(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, central_db_url: str
 ) -> None:
     state = tmp_path / "gw"
     ids = await prefill(gateway_config(state, mosquitto.url), PREFILLED)
@@ -59,7 +59,7 @@ async def test_poison_receipts_are_counted_acknowledged_and_ignored(
     gateway = gateway_process(config, log).start()
     store = OutboxStore(state / "outbox.db", exclusive=False)
     try:
-        async with running_central(mosquitto.url, tmp_path / "central.db") as central:
+        async with running_central(mosquitto.url, central_db_url) as central:
             await wait_for(
                 lambda: status(state).get("publisher", {}).get("connected"), 20, "connected"
             )
