@@ -96,7 +96,9 @@ async def take_snapshot(gateway: Gateway, clock: Callable[[], float] = time.time
                 records_resent=status.records_resent,
             )
         )
-    alarms = tuple(gateway.outbox.alarms.as_list())
+    alarms = tuple(gateway.outbox.alarms.as_list()) + (
+        ("status_file",) if gateway.status_file_error else ()
+    )
     counts: Counts | None
     try:
         counts = await gateway.outbox.counts()

@@ -126,12 +126,14 @@ async def test_collector_reads_the_live_outbox_from_the_scrape_thread(tmp_path: 
         counts = await gateway.outbox.counts()
         assert counts.oldest_pending_created_at is not None
         clock["now"] = counts.oldest_pending_created_at + 42.5
+        gateway.status_file_error = "No space left on device"
         s = parse_families(await asyncio.to_thread(lambda: list(collector.collect())))
         assert value(s, "gempita_gateway_outbox_readings", state="pending") == 3
         assert value(s, "gempita_gateway_outbox_readings", state="published") == 2
         assert value(s, "gempita_gateway_outbox_readings", state="confirmed") == 1
         assert value(s, "gempita_gateway_outbox_oldest_unconfirmed_age_seconds") == 42.5
         assert value(s, "gempita_gateway_info", gateway_id="gw-001", version=__version__) == 1
+        assert value(s, "gempita_gateway_alarm", alarm="status_file") == 1
         with pytest.raises(RuntimeError, match="off the gateway's loop"):
             collector.collect()
     finally:
