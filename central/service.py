@@ -9,6 +9,7 @@ gateway) send it again, and the id makes the second copy harmless.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -50,6 +51,7 @@ class _Msg:
     payload: bytes
     mid: int
     qos: int
+    received_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class CentralService:
@@ -70,6 +72,17 @@ class CentralService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-db")
         self._dead_logged_at = -DEAD_LETTER_LOG_EVERY_S
         self._dead_unlogged = 0
+        # Received and not yet committed and acknowledged: the batch being stored, then the
+        # queue behind it (read by `uncommitted`, for the consumer lag).
+        self._storing: list[_Msg] = []
+        self._queue: list[_Msg] = []
+
+    @property
+    def uncommitted(self) -> tuple[int, float | None]:
+        """(messages received but not yet committed, time.monotonic() the oldest came)."""
+        storing, queue = self._storing, self._queue
+        first = storing[:1] or queue[:1]  # both in arrival order
+        return len(storing) + len(queue), first[0].received_at if first else None
 
     async def run(self) -> None:
         try:
@@ -85,6 +98,7 @@ class CentralService:
 
     async def _session(self) -> None:
         queue: list[_Msg] = []
+        self._queue, self._storing = queue, []
         wake = asyncio.Event()
 
         def on_message(msg: paho.MQTTMessage) -> None:
@@ -121,7 +135,7 @@ class CentralService:
             await wake.wait()
             wake.clear()
             while queue:
-                batch = queue[:5000]
+                batch = self._storing = queue[:5000]
                 del queue[: len(batch)]
                 good, bad = self._parse(batch)
                 new_ids = await loop.run_in_executor(self._executor, self.store.store, good)
@@ -141,6 +155,7 @@ class CentralService:
                 for msg in batch:
                     if msg.qos:
                         conn.ack(msg.mid, msg.qos)
+                self._storing = []
                 if self.on_stored is not None and new_ids:
                     fresh = set(new_ids)
                     self.on_stored([json.loads(r.payload) for r in good if r.id in fresh])

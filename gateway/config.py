@@ -72,11 +72,27 @@ class KioskSection:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSection:
+    # Off unless asked for: several gateways may share one machine (the demo, load tests) and
+    # a fixed port every one of them binds would stop the second from starting.
+    listen: str = ""  # "127.0.0.1:9108": where Prometheus scrapes /metrics; "" = no endpoint
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, or None when metrics are off (checked by the loader)."""
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     gateway: GatewaySection = field(default_factory=GatewaySection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     kiosk: KioskSection = field(default_factory=KioskSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     devices: tuple[DeviceConfig, ...] = ()
     source: str = "<defaults>"
 
@@ -95,6 +111,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "outbox": OutboxSection,
     "mqtt": MqttSection,
     "kiosk": KioskSection,
+    "metrics": MetricsSection,
 }
 _DEVICE_KEYS = {f.name for f in dataclasses.fields(DeviceConfig)}
 
@@ -196,6 +213,17 @@ def with_site_timezone(
     )
 
 
+def _check_metrics_listen(listen: str) -> None:
+    if not listen:
+        return
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(
+            f"metrics.listen: {listen!r} is not host:port like 127.0.0.1:9108 "
+            "(or \"\" for no metrics endpoint)"
+        )
+
+
 def _validate(config: Config) -> None:
     g, o, m = config.gateway, config.outbox, config.mqtt
     if not g.id or not all(c.isalnum() or c in "-_" for c in g.id):
@@ -227,6 +255,7 @@ def _validate(config: Config) -> None:
         raise ConfigError("mqtt.cert_file and mqtt.key_file must be given together")
     if m.window < 1 or m.window > 60_000:
         raise ConfigError("mqtt.window: must be between 1 and 60000 (MQTT packet ids are 16-bit)")
+    _check_metrics_listen(config.metrics.listen)
     for index, device in enumerate(config.devices):
         if "site_tz" in device.options:
             error = _zone_error(f"devices[{index}].options.site_tz", device.options["site_tz"])

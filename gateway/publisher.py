@@ -55,6 +55,9 @@ class PublisherState:
     resent_total: int = 0  # sent again because their receipts did not come
     unheard_total: int = 0  # PUBACK 0x10 (no subscriber): kept pending, sent again
     connects: int = 0
+    # PUBACK refusals (reason code >= 0x80) as they arrived, by "0xNN name": which ACL or
+    # quota problem it is, for the metrics endpoint. Not in as_dict: the status has last_error.
+    refusals_by_reason: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -292,7 +295,10 @@ class Publisher:
         elif code < 0x80:
             session.acked.append(seq)
         else:
-            session.refused.append((seq, f"broker refused reading: 0x{code:02X} {name}"))
+            reason = f"0x{code:02X} {name}"
+            by_reason = self.state.refusals_by_reason
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+            session.refused.append((seq, f"broker refused reading: {reason}"))
         session.ack_ready.set()
         session.window_free.set()
 

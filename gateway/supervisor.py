@@ -98,6 +98,10 @@ class DeviceSupervisor:
         # the retry delay or idle pause in progress ends now. A backoff of up to 120 s would
         # otherwise outlast the kiosk's measurement timeout.
         self._wake = asyncio.Event()
+        # Totals since start for the metrics endpoint: status.failures counts only the
+        # failures in a row and is reset by the next good session.
+        self.sessions_total = 0
+        self.errors_total = 0
 
     def wake(self) -> None:
         """Try the device now instead of after the pause in progress (call on the loop)."""
@@ -122,6 +126,7 @@ class DeviceSupervisor:
             # about (a record stored after the meter's memory was read), so try again at once.
             self._wake.clear()
             self._set_state("connecting")
+            self.sessions_total += 1
             try:
                 await runner.run_once(self._ctx)
             except asyncio.CancelledError:
@@ -155,6 +160,7 @@ class DeviceSupervisor:
 
     def _failed(self, exc: BaseException, state: str) -> float:
         self.status.failures += 1
+        self.errors_total += 1
         self.status.last_error = f"{type(exc).__name__}: {exc}"
         self._set_state(state, self.status.last_error)
         delay = self.backoff.next_delay()

@@ -70,7 +70,8 @@ def build_gateway(
     wall_clock: Callable[[], datetime] = utc_now,
     **options: Any,
 ) -> Gateway:
-    """A gateway for `config`, hosting the kiosk when `[kiosk] enabled`.
+    """A gateway for `config`, hosting the kiosk when `[kiosk] enabled` and the Prometheus
+    endpoint when `[metrics] listen` is set.
 
     `measurement_hook` is called when a resident starts measuring (the demo's simulated
     resident); `options` go to `Gateway` as they are (notifier, maintenance and status
@@ -86,6 +87,11 @@ def build_gateway(
         host = kiosk_host(config, wall_clock)
         config, binder = host.config, binder or host.binder
         hosting["kiosk"] = host.serve
+    address = config.metrics.address
+    if address is not None and "metrics" not in hosting:
+        from gateway.metrics import metrics_host  # lazily: only when asked for
+
+        hosting["metrics"] = metrics_host(*address)
     return Gateway(
         config,
         binder=binder,
