@@ -6,7 +6,7 @@ import dataclasses
 import random
 
 from central.delivery_store import DeliveryStore
-from central.fhir.delivery import DeliveryWorker
+from central.fhir.delivery import DeliveryWorker, EntryBuilder
 from central.fhir.settings import DeliverySettings
 from central.store import CentralStore, Incoming
 from core.backoff import Backoff
@@ -59,7 +59,7 @@ class FakeClock:
 def worker(
     server: FhirTestServer,
     store: CentralStore,
-    entries: Entries | None = None,
+    entries: EntryBuilder | None = None,
     clock: FakeClock | None = None,
     **changes: object,
 ) -> DeliveryWorker:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from central.delivery_store import DeliveryState, DeliveryStore
+from central.records import StoredReading
 from central.store import CentralStore
 from core.reading import Kind
 from tests.fhir_delivery.entries import Entries
@@ -16,6 +22,7 @@ from tests.fhir_delivery.helpers import NIK, FakeClock, incoming, worker
 from tests.support.fhir_server import FhirTestServer
 from tests.support.harness import wait_for
 from tests.support.mosquitto import free_port
+from tests.support.processes import ROOT
 
 
 @pytest.fixture
@@ -294,3 +301,83 @@ async def test_an_unreachable_server_leaves_the_readings_queued(
         assert await states(store, [incoming(1).id]) == [DeliveryState.QUEUED]
     finally:
         await w.stop()
+
+
+async def test_a_worker_killed_between_the_post_and_its_commit_does_not_double(
+    store: CentralStore, fhir_server: FhirTestServer, central_db_url: str, tmp_path: Path
+) -> None:
+    batch = [incoming(1), incoming(2, kind=Kind.GLUCOSE)]
+    await asyncio.to_thread(store.store, batch)
+    # The server stores the Bundle and holds its answer; meanwhile the worker's process is
+    # killed with SIGKILL, so central never records what the server took.
+    fhir_server.delay_s = 30.0
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.fhir_delivery.worker_main",
+                central_db_url,
+                fhir_server.base_url + "/",
+                fhir_server.token_url,
+                fhir_server.client_id,
+                fhir_server.client_secret,
+            ],
+            stdout=out,
+            stderr=out,
+            cwd=ROOT,
+        )
+    try:
+        stored = await asyncio.to_thread(fhir_server.stored_event.wait, 60)
+        assert stored, log.read_text()
+    finally:
+        proc.kill()
+        await asyncio.to_thread(proc.wait, 30)
+    assert proc.returncode == -signal.SIGKILL
+    assert await states(store, [r.id for r in batch]) == [None, None]
+    assert fhir_server.count("Observation") == 3
+    ids_then = set(fhir_server.resources["Observation"])
+    fhir_server.delay_s = 0.0
+    again = worker(fhir_server, store)
+    try:
+        result = await again.deliver_once()
+    finally:
+        await again.stop()
+    assert result.accepted == 2
+    assert fhir_server.count("Observation") == 3
+    assert fhir_server.conditional_hits == 3
+    d = DeliveryStore(store.engine)
+    given: set[str] = set()
+    for r in batch:
+        row = await asyncio.to_thread(d.state, r.id)
+        assert row is not None
+        assert row.server_id is not None
+        given |= {sid.partition("/")[2] for sid in row.server_id.split()}
+    assert given == ids_then
+
+
+async def test_a_reading_the_mapping_cannot_take_fails_and_the_rest_go(
+    store: CentralStore, fhir_server: FhirTestServer
+) -> None:
+    batch = [incoming(1), incoming(2)]
+    await asyncio.to_thread(store.store, batch)
+    entries = Entries()
+
+    def build(reading: StoredReading) -> list[dict[str, Any]]:
+        if reading.id == batch[0].id:
+            raise KeyError(f"subject {NIK}")
+        return entries(reading)
+
+    w = worker(fhir_server, store, build)
+    try:
+        result = await w.deliver_once()
+    finally:
+        await w.stop()
+    assert (result.failed, result.accepted) == (1, 1)
+    row = await asyncio.to_thread(DeliveryStore(store.engine).state, batch[0].id)
+    assert row is not None
+    assert row.state is DeliveryState.FAILED
+    assert row.reason is not None
+    assert row.reason.startswith("cannot be mapped to FHIR: KeyError")
+    assert NIK not in row.reason

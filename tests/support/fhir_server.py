@@ -205,7 +205,13 @@ class FhirTestServer:
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app(), log_level="warning", lifespan="off", ws="none", access_log=False
+            self.app(),
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            access_log=False,
+            # A held answer (delay_s) to a client that was killed must not hold up the stop.
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
