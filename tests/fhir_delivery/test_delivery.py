@@ -381,3 +381,45 @@ async def test_a_reading_the_mapping_cannot_take_fails_and_the_rest_go(
     assert row.reason is not None
     assert row.reason.startswith("cannot be mapped to FHIR: KeyError")
     assert NIK not in row.reason
+
+
+async def test_a_device_shared_by_readings_is_sent_once_per_bundle(
+    store: CentralStore, fhir_server: FhirTestServer
+) -> None:
+    batch = [incoming(1), incoming(2)]
+    await asyncio.to_thread(store.store, batch)
+    entries = Entries()
+    device = {
+        "fullUrl": "urn:uuid:5b0f3a52-7c1e-4f7e-9a3d-2f6f0f1d9c01",
+        "resource": {
+            "resourceType": "Device",
+            "identifier": [{"system": "urn:gempita:device", "value": "test:SN1"}],
+            "manufacturer": "Test",
+            "serialNumber": "SN1",
+        },
+        "request": {
+            "method": "POST",
+            "url": "Device",
+            "ifNoneExist": "identifier=urn:gempita:device|test:SN1",
+        },
+    }
+
+    def build(reading: StoredReading) -> list[dict[str, Any]]:
+        return [device, *entries(reading)]
+
+    w = worker(fhir_server, store, build)
+    try:
+        result = await w.deliver_once()
+    finally:
+        await w.stop()
+    assert (result.accepted, result.posts) == (2, 1)
+    assert fhir_server.count("Device") == 1
+    (device_id,) = fhir_server.resources["Device"]
+    d = DeliveryStore(store.engine)
+    for r in batch:
+        row = await asyncio.to_thread(d.state, r.id)
+        assert row is not None
+        assert row.server_id is not None
+        ids = row.server_id.split()
+        assert ids[0] == f"Device/{device_id}"
+        assert [i.partition("/")[0] for i in ids[1:]] == ["Observation", "Observation"]
