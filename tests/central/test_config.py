@@ -16,6 +16,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker.pki import init_ca, issue
 from central.config import (
     DEFAULT_SESSION_EXPIRY_S,
     CentralConfig,
@@ -29,11 +30,12 @@ from core.payload import encode_reading
 from gateway.cli import build_parser
 from gateway.cli.central.options import apply_config, resolve_config
 from tests.support.harness import make_reading
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, TlsFiles
 from tests.support.processes import ROOT, GempitaProcess
 
 NIK_KEY_HEX = "11" * 32
 SECRET = "s3cr3t-value-never-echoed"
+TOPIC = "gempita/v1/gw-001/readings"
 
 
 def _error(data: dict[str, Any], base_dir: Path | None = None) -> str:
@@ -338,7 +340,31 @@ def test_help_explains_the_config() -> None:
         assert text in result.stdout, text
 
 
-def test_central_runs_from_its_config_file(tmp_path: Path, mosquitto: Mosquitto) -> None:
+def _wait_stored(db: Path, ids: set[str], central: GempitaProcess) -> None:
+    store = CentralStore(f"sqlite:///{db}")
+    try:
+        deadline = time.monotonic() + 60
+        while store.ids() != ids:
+            assert time.monotonic() < deadline, (
+                f"stored {store.ids()}, want {ids}\n{central.text()}"
+            )
+            time.sleep(0.05)
+    finally:
+        store.close()
+
+
+def _client(port: int, tls: Path | None = None) -> paho.Client:
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    if tls is not None:
+        client.tls_set(str(tls / "ca.crt"), str(tls / "gw-001.crt"), str(tls / "gw-001.key"))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def test_central_runs_from_its_config_file_and_its_session_outlives_a_restart(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
     db = tmp_path / "central.db"
     path = tmp_path / "central.toml"
     path.write_text(
@@ -352,28 +378,65 @@ def test_central_runs_from_its_config_file(tmp_path: Path, mosquitto: Mosquitto)
         with lock:
             receipts.extend(json.loads(msg.payload)["ids"])
 
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client = _client(mosquitto.port)
     client.on_message = on_message
-    client.connect("127.0.0.1", mosquitto.port)
-    client.loop_start()
     client.subscribe("gempita/v1/gw-001/receipts", qos=1)
     central = GempitaProcess(["central", "--config", str(path)], tmp_path / "central.log")
     central.start()
     try:
         central.wait_for_log("central subscribed", timeout=60)
         assert f"configuration {path}" in central.text()
-        reading = make_reading(1)
-        client.publish("gempita/v1/gw-001/readings", encode_reading(reading), qos=1)
-        store = CentralStore(f"sqlite:///{db}")
-        try:
-            deadline = time.monotonic() + 60
-            while store.count() < 1 or reading.id not in receipts:
-                assert time.monotonic() < deadline, central.text()
-                time.sleep(0.05)
-            assert store.ids() == {reading.id}
-        finally:
-            store.close()
+        first, second = make_reading(1), make_reading(2)
+        client.publish(TOPIC, encode_reading(first), qos=1).wait_for_publish(10)
+        _wait_stored(db, {first.id}, central)
+        deadline = time.monotonic() + 30
+        while first.id not in receipts:
+            assert time.monotonic() < deadline, "no receipt for the stored reading"
+            time.sleep(0.05)
+        assert central.stop() == 0, central.text()
+        # Published while no central runs: only the session the file's session expiry kept
+        # at the broker (clean start off) brings it to the next central.
+        client.publish(TOPIC, encode_reading(second), qos=1).wait_for_publish(10)
+        central = GempitaProcess(["central", "--config", str(path)], tmp_path / "central2.log")
+        central.start()
+        _wait_stored(db, {first.id, second.id}, central)
     finally:
         client.loop_stop()
         client.disconnect()
         assert central.stop() == 0, central.text()
+
+
+def test_central_connects_over_tls_with_the_files_its_config_names(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    init_ca(pki)
+    issue(pki, "broker", server=True, hosts=("127.0.0.1", "localhost"))
+    for name in ("central", "gw-001"):
+        issue(pki, name)
+    workdir = tmp_path / "tls-broker"
+    workdir.mkdir()
+    broker = Mosquitto(
+        workdir,
+        tls=TlsFiles(pki / "ca.crt", pki / "broker.crt", pki / "broker.key"),
+        acl=ROOT / "broker" / "gempita.acl",
+    )
+    broker.start()
+    db = tmp_path / "central.db"
+    path = tmp_path / "central.toml"
+    # Relative names: taken from the config file's directory, not central's working one.
+    path.write_text(
+        f'[broker]\nurl = "{broker.url}"\nca_file = "pki/ca.crt"\n'
+        'cert_file = "pki/central.crt"\nkey_file = "pki/central.key"\n'
+        f'[database]\nurl = "sqlite:///{db}"\n'
+    )
+    central = GempitaProcess(["central", "-c", str(path)], tmp_path / "central.log").start()
+    client = _client(broker.port, tls=pki)
+    try:
+        central.wait_for_log("central subscribed", timeout=60)
+        reading = make_reading(3)
+        client.publish(TOPIC, encode_reading(reading), qos=1).wait_for_publish(10)
+        _wait_stored(db, {reading.id}, central)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        central.stop()
+        broker.stop()
