@@ -44,12 +44,15 @@ async def _central(args: argparse.Namespace) -> int:
     from central.store import CentralStore
 
     config: CentralConfig = args.central_config
+    broker = config.broker_settings
+    # Host and port only, and the database URL masked: either URL may carry a password.
     _LOGGER.info(
-        "central: configuration %s, database %s, broker %s as %s",
+        "central: configuration %s, database %s, broker %s:%s as %s",
         config.source,
         make_url(config.database_url).render_as_string(hide_password=True),
-        config.broker.url,
-        config.broker.client_id,
+        broker.host,
+        broker.port,
+        broker.client_id,
     )
     store = CentralStore(config.database_url)
 
@@ -57,9 +60,7 @@ async def _central(args: argparse.Namespace) -> int:
         for payload in payloads:
             print_reading(payload)
 
-    service = CentralService(
-        store, config.broker_settings, on_stored=on_stored if args.print else None
-    )
+    service = CentralService(store, broker, on_stored=on_stored if args.print else None)
     try:
         await service.run()
     finally:
