@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from central.errors import CentralConfigError
 from core.errors import CoreError
 from gateway import __version__
 from gateway.cli import (
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except ConfigError as exc:
+    except (ConfigError, CentralConfigError) as exc:
         return fail(f"configuration: {exc}", EXIT_USAGE)
     except CoreError as exc:  # the gateway's errors and the core's (broker, payload)
         return fail(str(exc))

@@ -112,3 +112,20 @@ def test_exec_start_uses_the_cli_with_help(unit: str) -> None:
     exec_line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
     command = exec_line.split()[1]
     assert exec_line.split()[0].endswith("/gempita") and command in {"run", "central"}
+
+
+def test_central_unit_reads_its_config_file_after_postgresql() -> None:
+    from gateway.cli import build_parser
+
+    text = (REPO / "systemd" / UNITS[1]).read_text()
+    lines = text.splitlines()
+    exec_line = next(line for line in lines if line.startswith("ExecStart="))
+    args = build_parser().parse_args(exec_line.split()[1:])
+    # The file in the unit's ConfigurationDirectory, and nothing on the command line that
+    # would silently override it (options.py: flags win over the file).
+    assert "ConfigurationDirectory=gempita-central" in lines
+    assert args.config == "/etc/gempita-central/central.toml"
+    assert (args.db, args.broker, args.client_id, args.key_file) == (None, None, None, None)
+    after = next(line for line in lines if line.startswith("After=")).split("=", 1)[1].split()
+    assert {"postgresql.service", "network-online.target"} <= set(after)
+    assert "network-online.target" in next(line for line in lines if line.startswith("Wants="))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from gateway.cli.output import EXIT_OK, run_async, setup_logging
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def cmd_central(args: argparse.Namespace) -> int:
@@ -34,25 +37,30 @@ def print_reading(payload: dict[str, Any]) -> None:
 
 
 async def _central(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from central.config import CentralConfig
     from central.service import CentralService
     from central.store import CentralStore
-    from core.mqtt import BrokerSettings
 
-    store = CentralStore(args.db)
-    settings = BrokerSettings(
-        url=args.broker,
-        client_id=args.client_id,
-        ca_file=args.ca_file or "",
-        cert_file=args.cert_file or "",
-        key_file=args.key_file or "",
-        session_expiry_s=14 * 24 * 3600,
+    config: CentralConfig = args.central_config
+    broker = config.broker_settings
+    # Host and port only, and the database URL masked: either URL may carry a password.
+    _LOGGER.info(
+        "central: configuration %s, database %s, broker %s:%s as %s",
+        config.source,
+        make_url(config.database_url).render_as_string(hide_password=True),
+        broker.host,
+        broker.port,
+        broker.client_id,
     )
+    store = CentralStore(config.database_url)
 
     def on_stored(payloads: list[dict[str, Any]]) -> None:
         for payload in payloads:
             print_reading(payload)
 
-    service = CentralService(store, settings, on_stored=on_stored if args.print else None)
+    service = CentralService(store, broker, on_stored=on_stored if args.print else None)
     try:
         await service.run()
     finally:
@@ -62,9 +70,16 @@ async def _central(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The service's own options (those shared by every central command: options.py)."""
-    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL (mqtt[s]://)")
-    p.add_argument("--client-id", default="central-1", help="MQTT client id (unique per instance)")
-    p.add_argument("--ca-file", help="CA certificate for mqtts://")
-    p.add_argument("--cert-file", help="client certificate (CN=central)")
-    p.add_argument("--key-file", help="client key")
+    p.add_argument(
+        "--broker", help="broker URL, overrides broker.url (default mqtt://127.0.0.1:1883)"
+    )
+    p.add_argument(
+        "--client-id",
+        help="MQTT client id, unique per instance; overrides broker.client_id (default central-1)",
+    )
+    p.add_argument("--ca-file", help="CA certificate for mqtts://, overrides broker.ca_file")
+    p.add_argument(
+        "--cert-file", help="client certificate (CN=central), overrides broker.cert_file"
+    )
+    p.add_argument("--key-file", help="client key, overrides broker.key_file")
     p.add_argument("--print", action="store_true", help="print each newly stored reading")
