@@ -15,7 +15,7 @@ from central.delivery_store import DeliveryState, DeliveryStore
 from central.hops import hop_counts, reading_hops
 from central.store import CentralStore
 from core.reading import Kind
-from gateway.cli.central_status import add_arguments, cmd_central_status
+from gateway.cli.central.status import add_arguments, cmd_central_status
 from tests.fhir_delivery.entries import Entries
 from tests.fhir_delivery.helpers import NIK, incoming, worker
 from tests.support.fhir_server import FhirTestServer
@@ -142,3 +142,31 @@ def test_the_status_command_says_what_is_wrong(
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert "***" in err
+
+
+@pytest.mark.parametrize("db_first", [True, False], ids=["db-before", "db-after"])
+def test_gempita_central_status_through_the_real_command_line(
+    store: CentralStore, central_db_url: str, tmp_path: Path, db_first: bool
+) -> None:
+    import subprocess
+    import sys
+
+    store.store([incoming(1), incoming(2), incoming(3)])
+    # --db is central's shared option: accepted before or after the command's name, and the
+    # config file's database is overridden by it either way.
+    config = tmp_path / "central.toml"
+    config.write_text('[database]\nurl = "sqlite:///elsewhere.db"\n')
+    tail = ["status", "--json"]
+    args = ["--config", str(config), "--db", central_db_url]
+    argv = [*args, *tail] if db_first else [tail[0], *args, *tail[1:]]
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "central", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)["counts"]
+    assert counts["stored_at_central"] == 3
+    assert counts["satusehat"]["queued"] == 3

@@ -8,23 +8,31 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.cli.output import EXIT_OK, fail
+from gateway.cli.central.options import add_shared
+from gateway.cli.output import EXIT_OK, Subcommands, fail
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--db",
-        required=True,
-        metavar="URL",
-        help="central's database, e.g. postgresql+psycopg://central@db/gempita or "
-        "sqlite:////var/lib/gempita/central.db",
-    )
+    add_shared(p)
     p.add_argument(
         "--id",
         metavar="READING_ID",
         help="show one reading's receipt at every hop instead of the counts",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "status",
+        help="readings at central and their SATUSEHAT delivery state",
+        description="Counts of the readings central stored and of their delivery to the "
+        "FHIR server (queued, accepted, failed, skipped), or with --id one reading's receipt "
+        "at every hop central sees: stored at central (so the gateway stored it and the broker "
+        "acknowledged it) and accepted by SATUSEHAT with the server's ids, or failed and why.",
+    )
+    add_arguments(p)
+    p.set_defaults(handler=cmd_central_status)
 
 
 def cmd_central_status(args: argparse.Namespace) -> int:
