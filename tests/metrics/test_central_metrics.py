@@ -161,3 +161,45 @@ async def test_consumer_lag_while_the_store_is_held_up(
             raw.loop_stop()
             raw.disconnect()
             await asyncio.to_thread(handle.close)
+
+
+@pytest.mark.broker
+async def test_gempita_central_serves_metrics_from_its_config(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    from tests.support.mosquitto import free_port
+    from tests.support.processes import GempitaProcess
+
+    port = free_port()
+    config = tmp_path / "central.toml"
+    config.write_text(
+        f'[broker]\nurl = "{mosquitto.url}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "central.db"}"\n'
+        f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
+    )
+    central = GempitaProcess(["central", "--config", str(config)], tmp_path / "central.log")
+    central.start()
+    try:
+        await asyncio.to_thread(central.wait_for_log, "central subscribed")
+        raw = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        raw.connect("127.0.0.1", mosquitto.port)
+        raw.loop_start()
+        try:
+            for n in range(3):
+                payload = encode_reading(make_reading(n, gateway_id="gw-001"))
+                info = raw.publish(topic_readings("gw-001"), payload, qos=1)
+                await asyncio.to_thread(info.wait_for_publish, 5)
+        finally:
+            raw.loop_stop()
+            raw.disconnect()
+
+        async def stored_three() -> bool:
+            s = await scrape(port)
+            return s.get(("gempita_central_readings_stored_total", ())) == 3
+
+        await wait_for(stored_three, 20, "three readings counted on /metrics")
+        s = await scrape(port)
+        assert value(s, "gempita_central_store_readings") == 3
+        assert value(s, "gempita_central_fhir_delivery", state="queued") == 3
+    finally:
+        assert central.stop() == 0, central.text()

@@ -32,6 +32,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "ca_file": ("broker", "ca_file"),
     "cert_file": ("broker", "cert_file"),
     "key_file": ("broker", "key_file"),
+    "metrics_listen": ("metrics", "listen"),
 }
 _PATH_FLAGS = {"ca_file", "cert_file", "key_file"}
 

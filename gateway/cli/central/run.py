@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.cli.output import EXIT_OK, run_async, setup_logging
+from gateway.cli.output import EXIT_OK, fail, run_async, setup_logging
+
+if TYPE_CHECKING:
+    from central.metrics import MetricsHandle
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,9 +65,31 @@ async def _central(args: argparse.Namespace) -> int:
             print_reading(payload)
 
     service = CentralService(store, broker, on_stored=on_stored if args.print else None)
+    metrics: MetricsHandle | None = None
     try:
+        if config.metrics is not None:
+            from central.delivery_store import DeliveryStore
+            from central.metrics import start_metrics_server
+
+            deliveries = DeliveryStore(store.engine)
+            listen = config.metrics
+
+            def delivery_counts() -> dict[str, int]:
+                return {state.value: n for state, n in deliveries.counts().items()}
+
+            try:
+                metrics = start_metrics_server(
+                    service, host=listen.host, port=listen.port, delivery_counts=delivery_counts
+                )
+            except OSError as exc:
+                return fail(
+                    f"metrics.listen {listen.host}:{listen.port}: cannot listen ({exc.strerror}); "
+                    "is another central or exporter on that port?"
+                )
         await service.run()
     finally:
+        if metrics is not None:
+            await asyncio.to_thread(metrics.close)
         store.close()
     return EXIT_OK
 
@@ -82,4 +108,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cert-file", help="client certificate (CN=central), overrides broker.cert_file"
     )
     p.add_argument("--key-file", help="client key, overrides broker.key_file")
+    p.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics there (METRICS.md), overrides metrics.listen (default off)",
+    )
     p.add_argument("--print", action="store_true", help="print each newly stored reading")
