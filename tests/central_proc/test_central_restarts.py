@@ -9,6 +9,7 @@ within CONFIRM_BOUND_S of the fault ending.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tests.central_proc.helpers import (
     confirm_all_within,
     running_fleet,
     start_central,
+    until_central_stored_some,
     until_under_way,
 )
 from tests.support.harness import wait_for
@@ -32,15 +34,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Mosquitto:
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     workdir = tmp_path / "broker"
     workdir.mkdir()
     # Sessions and queues on disk every second: a SIGKILL then loses at most that much, which
     # the gateways' resend-after-reconnect recovers.
     server = Mosquitto(workdir, autosave_interval_s=1)
     server.start()
-    yield server  # type: ignore[misc]
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 async def test_central_sigkill_mid_stream_then_restarted(
@@ -50,9 +54,12 @@ async def test_central_sigkill_mid_stream_then_restarted(
     try:
         async with running_fleet(tmp_path, broker.url) as fleet:
             await until_under_way(fleet)
+            # Killed after its first commit: some stored, the rest delivered to it unacked or
+            # still queued for its session.
+            await until_central_stored_some(fleet)
             central.kill()
             at_kill = await fleet.confirmed()
-            assert 0 < at_kill < TOTAL, "the kill came too late to be mid-stream"
+            assert at_kill < TOTAL, "the kill came too late to be mid-stream"
             central = await start_central(broker.url, central_db_url, tmp_path / "central.log")
             took = await confirm_all_within(fleet, CONFIRM_BOUND_S)
             print(f"confirmed at the kill {at_kill}/{TOTAL}; all {took:.1f} s after restart")
@@ -81,7 +88,8 @@ async def test_broker_sigkill_mid_stream_then_restarted_on_its_store(
             print(f"confirmed at the kill {at_kill}/{TOTAL}; all {took:.1f} s after restart")
             await assert_exactly_once(postgres_db, fleet)
             assert central.alive
-            assert "central subscribed to" in central.text().split("broker", 1)[-1]
+            # Central found the broker again by itself, on its persistent session.
+            assert central.text().count("central subscribed to") >= 2
     finally:
         central.stop()
 
@@ -141,7 +149,7 @@ async def test_two_centrals_share_the_stream_and_one_is_killed(
             at_kill = stored_by(second)
             # The survivor carries on with the stream on its own...
             await wait_for(
-                lambda: stored_by(second) >= at_kill + 500, 30, "central-2 storing on alone"
+                lambda: stored_by(second) >= at_kill + TOTAL // 10, 30, "central-2 storing on alone"
             )
             # ...but mosquitto keeps giving the dead member's persistent session its share of
             # the group (its in-flight messages and new ones) until that member comes back.
