@@ -141,6 +141,20 @@ async def until_central_stored_some(fleet: Fleet, timeout: float = 30.0) -> None
         await asyncio.sleep(0.005)
 
 
+async def settled_confirmed(fleet: Fleet, timeout: float = 20.0) -> int:
+    """The confirmed count once it has stopped moving for a second (receipts in flight landed)."""
+    deadline = time.monotonic() + timeout
+    last = await fleet.confirmed()
+    while True:
+        await asyncio.sleep(1.0)
+        now = await fleet.confirmed()
+        if now == last:
+            return now
+        if time.monotonic() > deadline:
+            raise AssertionError(f"confirmations still moving after {timeout} s")
+        last = now
+
+
 async def confirm_all_within(fleet: Fleet, bound_s: float) -> float:
     """Seconds until every gateway has every reading confirmed; fails beyond `bound_s`."""
     started = time.monotonic()

@@ -21,6 +21,7 @@ from tests.central_proc.helpers import (
     assert_exactly_once,
     confirm_all_within,
     running_fleet,
+    settled_confirmed,
     start_central,
     until_central_stored_some,
     until_under_way,
@@ -104,10 +105,11 @@ async def test_database_stopped_mid_stream_central_stops_acking_and_resumes(
             await until_under_way(fleet)
             await asyncio.to_thread(postgres.halt)
             halted = True
-            # Receipts already in flight settle; after that, nothing may be confirmed while
-            # the database is down: central must not acknowledge what it could not store.
-            await asyncio.sleep(1.0)
-            during = await fleet.confirmed()
+            # Central hits the refusal on its next batch; the receipts it sent before that
+            # settle at the gateways. From then on nothing may be confirmed while the database
+            # is down: central must not acknowledge what it could not store.
+            await asyncio.to_thread(central.wait_for_log, "central store refuses writes", 20.0)
+            during = await settled_confirmed(fleet)
             await asyncio.sleep(3.0)
             assert await fleet.confirmed() == during
             assert during < TOTAL
