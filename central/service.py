@@ -35,6 +35,11 @@ RECEIPT_CHUNK = 500
 # bounds it anyway, this bounds it here too.
 DEAD_LETTER_KEEP_BYTES = 65536
 DEAD_LETTER_LOG_EVERY_S = 60.0
+# A store that refuses writes (database down, read-only, disk full) is retried on the same
+# MQTT session: nothing is acknowledged meanwhile, so the broker keeps every message. The cap
+# bounds how late central notices the database is back.
+STORE_RETRY_INITIAL_S = 0.2
+STORE_RETRY_CAP_S = 5.0
 
 
 @dataclass(slots=True)
@@ -43,6 +48,8 @@ class CentralStats:
     duplicates: int = 0
     dead_letters: int = 0
     receipts_sent: int = 0
+    store_outages: int = 0
+    store_retries: int = 0
 
 
 @dataclass(slots=True)
@@ -62,11 +69,15 @@ class CentralService:
         *,
         on_stored: Callable[[list[dict[str, Any]]], None] | None = None,
         backoff: Backoff | None = None,
+        store_backoff: Backoff | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.on_stored = on_stored
         self.backoff = backoff or Backoff(initial_s=0.5, cap_s=30.0)
+        self.store_backoff = store_backoff or Backoff(
+            initial_s=STORE_RETRY_INITIAL_S, cap_s=STORE_RETRY_CAP_S
+        )
         self.stats = CentralStats()
         self.ready = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-db")
@@ -130,7 +141,6 @@ class CentralService:
     async def _flush_loop(
         self, conn: MqttConnection, queue: list[_Msg], wake: asyncio.Event
     ) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await wake.wait()
             wake.clear()
@@ -138,10 +148,9 @@ class CentralService:
                 batch = self._storing = queue[:5000]
                 del queue[: len(batch)]
                 good, bad = self._parse(batch)
-                new_ids = await loop.run_in_executor(self._executor, self.store.store, good)
+                letters = [(m.topic, m.payload[:DEAD_LETTER_KEEP_BYTES], r) for m, r in bad]
+                new_ids = await self._store_until_done(good, letters)
                 if bad:
-                    letters = [(m.topic, m.payload[:DEAD_LETTER_KEEP_BYTES], r) for m, r in bad]
-                    await loop.run_in_executor(self._executor, self.store.dead_letter_many, letters)
                     self._log_dead_letters(bad)
                 self.stats.stored += len(new_ids)
                 self.stats.duplicates += len(good) - len(new_ids)
@@ -159,6 +168,50 @@ class CentralService:
                 if self.on_stored is not None and new_ids:
                     fresh = set(new_ids)
                     self.on_stored([json.loads(r.payload) for r in good if r.id in fresh])
+
+    async def _store_until_done(
+        self, good: list[Incoming], letters: list[tuple[str, bytes, str]]
+    ) -> list[str]:
+        """Store a batch and its dead letters, retrying for as long as the database refuses.
+
+        Dropping the session instead (as central once did) made the broker redeliver into the
+        same failure, and its reconnect backoff kept central idle long after the database was
+        back. Here nothing of the batch is acknowledged until both writes have committed; the
+        broker holds the rest, bounded by its inflight window. One line per outage, not per try.
+        """
+        loop = asyncio.get_running_loop()
+        failed_at: float | None = None
+        tries = 0
+        while True:
+            try:
+                new_ids = await loop.run_in_executor(self._executor, self.store.store, good)
+                if letters:
+                    await loop.run_in_executor(
+                        self._executor, self.store.dead_letter_many, letters
+                    )
+            except Exception as exc:  # noqa: BLE001 (any refusal: keep the batch, unacked)
+                tries += 1
+                self.stats.store_retries += 1
+                if failed_at is None:
+                    failed_at = time.monotonic()
+                    self.stats.store_outages += 1
+                    _LOGGER.error(
+                        "central store refuses writes (%s): not acknowledging; %d message(s) "
+                        "wait at the broker, retrying every %.0f s at most",
+                        describe_store_error(exc),
+                        len(good) + len(letters),
+                        self.store_backoff.cap_s,
+                    )
+                await asyncio.sleep(self.store_backoff.next_delay())
+                continue
+            self.store_backoff.reset()
+            if failed_at is not None:
+                _LOGGER.warning(
+                    "central store accepts writes again after %.1f s (%d retries)",
+                    time.monotonic() - failed_at,
+                    tries,
+                )
+            return new_ids
 
     def _log_dead_letters(self, bad: list[tuple[_Msg, str]]) -> None:
         # A flood of poison must not become a flood in the journal: once a minute, with the
@@ -220,3 +273,15 @@ class CentralService:
                 chunk = ids[start : start + RECEIPT_CHUNK]
                 conn.publish(topic_receipts(gateway_id), encode_receipt(chunk))
                 self.stats.receipts_sent += len(chunk)
+
+
+def describe_store_error(exc: BaseException) -> str:
+    """The error's type and first line, without the statement or its parameters.
+
+    SQLAlchemy's message quotes the SQL and a batch of parameters: payloads belong in the
+    database, not in the journal.
+    """
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    first = lines[0] if lines else ""
+    return f"{type(cause).__name__}: {first[:200]}" if first else type(cause).__name__

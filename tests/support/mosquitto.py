@@ -36,12 +36,16 @@ class Mosquitto:
         acl: Path | None = None,
         port: int | None = None,
         persistence: bool = True,
+        autosave_interval_s: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.tls = tls
         self.acl = acl
         self.port = port or free_port()
         self.persistence = persistence
+        # None: mosquitto's default (it writes its store every 30 min and at a clean exit, so
+        # a SIGKILL loses everything since); small values put sessions and queues on disk.
+        self.autosave_interval_s = autosave_interval_s
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "mosquitto.log"
 
@@ -64,6 +68,8 @@ class Mosquitto:
         ]
         if self.persistence:
             lines += ["persistence true", f"persistence_location {self.workdir}/"]
+            if self.autosave_interval_s is not None:
+                lines.append(f"autosave_interval {self.autosave_interval_s}")
         if self.tls:
             lines += [
                 f"cafile {self.tls.ca}",

@@ -143,6 +143,25 @@ class PostgresServer:
             else:
                 return
 
+    def halt(self) -> None:
+        """`pg_ctl stop -m fast`, keeping the data: clients' sessions are cut, new ones refused."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port and data."""
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.data.parent / "server.log"),
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "start",
+            timeout=START_TIMEOUT_S + 5,
+        )
+
     def stop(self) -> None:
         if self.root is None:
             return

@@ -47,6 +47,12 @@ class GempitaProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL: no clean DISCONNECT, nothing flushed, as a crash or the OOM killer does."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self) -> int | None:
         if self.proc is None:
             return None
