@@ -22,3 +22,7 @@ class UnmappableReadingError(FhirError):
 
 class SubjectError(UnmappableReadingError):
     """The reading's subject cannot be named as the deployment asks (no subject, no NIK)."""
+
+
+class NoSubjectError(SubjectError):
+    """The reading was never claimed by a kiosk or kader session: there is no one to name."""

@@ -23,7 +23,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from central.fhir.errors import UnmappableReadingError
+from central.fhir.errors import NoSubjectError, UnmappableReadingError
 from central.fhir.resources import FhirResource, map_reading
 from central.fhir.settings import FhirSettings
 from central.records import StoredReading
@@ -44,6 +44,7 @@ class ExportCounts:
     observations: int
     devices: int
     control_solution: int  # QC records, never a resident's result: not exported
+    unbound: int  # claimed by no session: no subject to name, not exported
     unmappable: int  # skipped, each logged with its reason
 
     @property
@@ -83,7 +84,7 @@ def export_ndjson(
             ).scalar_one()
         )
     seen_devices: set[str] = set()
-    done = exported = observations = devices = control = unmappable = 0
+    done = exported = observations = devices = control = unbound = unmappable = 0
     last_id: str | None = None
     if progress is not None:
         progress(0, total)
@@ -114,6 +115,9 @@ def export_ndjson(
             )
             try:
                 mapped = map_reading(reading, settings, reference=_device_reference)
+            except NoSubjectError:
+                unbound += 1
+                continue
             except UnmappableReadingError as exc:
                 unmappable += 1
                 _LOGGER.warning("FHIR export skipped reading %s: %s", exc.reading_id, exc.reason)
@@ -138,4 +142,4 @@ def export_ndjson(
         last_id = rows[-1].id
         if progress is not None:
             progress(done, total)
-    return ExportCounts(exported, observations, devices, control, unmappable)
+    return ExportCounts(exported, observations, devices, control, unbound, unmappable)

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import orjson
 
-from central.fhir.errors import SubjectError, UnmappableReadingError
+from central.fhir.errors import NoSubjectError, SubjectError, UnmappableReadingError
 from central.fhir.settings import NIK_SYSTEM, FhirSettings
 from central.records import StoredReading
 from core.errors import PayloadError
@@ -206,7 +206,7 @@ def _gateway(data: dict[str, Any], settings: FhirSettings) -> FhirResource:
 def _subject(reading_id: str, data: dict[str, Any], settings: FhirSettings) -> dict[str, Any]:
     subject = data.get("subject")
     if subject is None:
-        raise SubjectError(reading_id, "no subject: no kiosk or kader session claimed it")
+        raise NoSubjectError(reading_id, "no subject: no kiosk or kader session claimed it")
     if settings.subject_identifier == "pseudonym":
         identifier = {"system": settings.pseudonym_system, "value": subject["pseudonym"]}
         return {"type": "Patient", "identifier": identifier}
