@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 import pytest
 
 from central.fhir.bundle import entries_for, transaction_bundle
 from central.fhir.errors import SubjectError, UnmappableReadingError
-from central.fhir.resources import GATEWAY_DEVICE_EXTENSION, map_reading, resource_uuid
+from central.fhir.resources import (
+    _NAMESPACE,
+    GATEWAY_DEVICE_EXTENSION,
+    map_reading,
+    resource_uuid,
+)
 from central.fhir.settings import FhirSettings
 from core.reading import DeviceIdentity, Subject, TimeQuality, Transport
 from tests.fhir.helpers import PSEUDONYM, SETTINGS, bp_reading, glucose_reading, stored, validate
@@ -340,3 +346,18 @@ def test_a_bundle_of_two_readings_names_a_shared_device_once() -> None:
     validate(bundle)
     urls = [e["fullUrl"] for e in bundle["entry"]]
     assert len(urls) == len(set(urls)) == 2 + 3 + 3
+
+
+@pytest.mark.parametrize("value", ["r-1", "omron:SN42", "ü" * 40, ""])
+def test_resource_uuid_is_uuid5_of_system_and_value(value: str) -> None:
+    expected = uuid.uuid5(_NAMESPACE, f"http://x.example|{value}")
+    assert resource_uuid("http://x.example", value) == str(expected)
+    assert uuid.UUID(resource_uuid("http://x.example", value)).version == 5
+
+
+def test_checked_rows_with_a_missing_field_are_still_typed_errors() -> None:
+    row = dataclasses.replace(stored(bp_reading()), payload='{"schema": "gempita.reading/1"}')
+    with pytest.raises(UnmappableReadingError, match="lacks a field"):
+        map_reading(row, SETTINGS, checked=True)
+    good = stored(bp_reading())
+    assert map_reading(good, SETTINGS, checked=True) == map_reading(good, SETTINGS)
