@@ -115,7 +115,13 @@ def export_ndjson(
                 payload=row.payload,
             )
             try:
-                mapped = map_reading(reading, settings, reference=_device_reference, checked=True)
+                mapped = map_reading(
+                    reading,
+                    settings,
+                    reference=_device_reference,
+                    checked=True,
+                    known_devices=seen_devices,
+                )
             except NoSubjectError:
                 unbound += 1
                 continue

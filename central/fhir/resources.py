@@ -29,7 +29,7 @@ import functools
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -138,6 +138,7 @@ def map_reading(
     *,
     reference: Reference = urn_reference,
     checked: bool = False,
+    known_devices: Container[str] = frozenset(),
 ) -> list[FhirResource]:
     """The reading's Devices, then its Observations; nothing for a control-solution record.
 
@@ -145,7 +146,10 @@ def map_reading(
     be shaped into valid resources; `reference` says how an Observation points at a Device.
     `checked=True` skips the contract check for a caller that reads rows only central's door
     wrote (it checks every payload before storing it): the check is a third of the mapping's
-    cost, and a row that still lacks a field gives the same typed error.
+    cost, and a row that still lacks a field gives the same typed error. Devices whose uuid is
+    in `known_devices` (a caller that wrote them already) are referenced but not built again.
+    Each resource's top-level dict is new; the coded concepts inside it are shared constants,
+    so treat everything below the top level as read-only.
     """
     try:
         data = orjson.loads(reading.payload)
@@ -156,7 +160,7 @@ def map_reading(
     except PayloadError as exc:
         raise UnmappableReadingError(reading.id, str(exc)) from exc
     try:
-        return _map(reading.id, data, settings, reference)
+        return _map(reading.id, data, settings, reference, known_devices)
     except (KeyError, TypeError, AttributeError) as exc:
         # Only reachable with checked=True: the contract check refuses such a payload first.
         raise UnmappableReadingError(
@@ -165,13 +169,31 @@ def map_reading(
 
 
 def _map(
-    reading_id: str, data: Any, settings: FhirSettings, reference: Reference
+    reading_id: str,
+    data: Any,
+    settings: FhirSettings,
+    reference: Reference,
+    known: Container[str],
 ) -> list[FhirResource]:
     values = data["values"]
     if data["kind"] == "glucose" and values["control_solution"]:
         return []
-    meter = _meter(data, settings)
-    gateway = _gateway(data, settings)
+    device = data["device"]
+    meter_value = device["id"] if device["serial"] else f"{data['gateway_id']}/{device['id']}"
+    meter_uuid = _device_uuid(settings.device_system, meter_value)
+    gateway_id = data["gateway_id"]
+    gateway_uuid = _device_uuid(settings.gateway_system, gateway_id)
+    devices = []
+    if meter_uuid in known:
+        meter = FhirResource(meter_uuid, settings.device_system, meter_value, _KNOWN_DEVICE)
+    else:
+        meter = _meter(data, settings, meter_uuid, meter_value)
+        devices.append(meter)
+    if gateway_uuid in known:
+        gateway = FhirResource(gateway_uuid, settings.gateway_system, gateway_id, _KNOWN_DEVICE)
+    else:
+        gateway = _gateway(gateway_id, settings, gateway_uuid)
+        devices.append(gateway)
     context = _Context(
         reading_id=reading_id,
         data=data,
@@ -183,7 +205,11 @@ def _map(
     observations = (
         _blood_pressure(context) if data["kind"] == "blood_pressure" else _glucose(context)
     )
-    return [meter, gateway, *observations]
+    return [*devices, *observations]
+
+
+# Stands in for a Device the caller already has: only its reference is needed.
+_KNOWN_DEVICE: dict[str, Any] = {"resourceType": "Device"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +222,8 @@ class _Context:
     gateway_ref: str
 
 
-def _meter(data: dict[str, Any], settings: FhirSettings) -> FhirResource:
+def _meter(data: dict[str, Any], settings: FhirSettings, uuid_: str, value: str) -> FhirResource:
     device = data["device"]
-    value = device["id"] if device["serial"] else f"{data['gateway_id']}/{device['id']}"
     resource: dict[str, Any] = {
         "resourceType": "Device",
         "identifier": [{"system": settings.device_system, "value": value}],
@@ -219,13 +244,10 @@ def _meter(data: dict[str, Any], settings: FhirSettings) -> FhirResource:
         resource["serialNumber"] = device["serial"]
     if device["firmware"]:
         resource["version"] = [{"type": {"text": "firmware"}, "value": device["firmware"]}]
-    return FhirResource(
-        _device_uuid(settings.device_system, value), settings.device_system, value, resource
-    )
+    return FhirResource(uuid_, settings.device_system, value, resource)
 
 
-def _gateway(data: dict[str, Any], settings: FhirSettings) -> FhirResource:
-    gateway_id = data["gateway_id"]
+def _gateway(gateway_id: str, settings: FhirSettings, uuid_: str) -> FhirResource:
     resource = {
         "resourceType": "Device",
         "identifier": [{"system": settings.gateway_system, "value": gateway_id}],
@@ -233,12 +255,7 @@ def _gateway(data: dict[str, Any], settings: FhirSettings) -> FhirResource:
         "deviceName": [{"name": gateway_id, "type": "other"}],
         "type": {"text": "Gempita gateway (kiosk or kader kit)"},
     }
-    return FhirResource(
-        _device_uuid(settings.gateway_system, gateway_id),
-        settings.gateway_system,
-        gateway_id,
-        resource,
-    )
+    return FhirResource(uuid_, settings.gateway_system, gateway_id, resource)
 
 
 def _subject(reading_id: str, data: dict[str, Any], settings: FhirSettings) -> dict[str, Any]:
@@ -300,18 +317,8 @@ def _observation(
         "extension": extensions,
         "identifier": [{"system": observation_system(settings), "value": value}],
         "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": OBSERVATION_CATEGORY,
-                        "code": category,
-                        "display": "Vital Signs" if category == "vital-signs" else "Laboratory",
-                    }
-                ]
-            }
-        ],
-        "code": {"coding": [{"system": LOINC, "code": code[0], "display": code[1]}]},
+        "category": _CATEGORIES[category],
+        "code": _loinc(code),
         "subject": context.subject,
         "effectiveDateTime": data["measured_at"],
         "performer": _performers(context),
@@ -327,6 +334,18 @@ def _observation(
             }
         ]
     return value, resource
+
+
+# Shared, never mutated: the same concept goes on every Observation of its kind.
+_CATEGORIES = {
+    category: [{"coding": [{"system": OBSERVATION_CATEGORY, "code": category, "display": text}]}]
+    for category, text in (("vital-signs", "Vital Signs"), ("laboratory", "Laboratory"))
+}
+
+
+@functools.cache
+def _loinc(code: tuple[str, str]) -> dict[str, Any]:
+    return {"coding": [{"system": LOINC, "code": code[0], "display": code[1]}]}
 
 
 def _quantity(value: float, unit: str) -> dict[str, Any]:
