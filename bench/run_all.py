@@ -19,6 +19,7 @@ from importlib.metadata import version
 
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
+from bench.fhir_export import run_fhir_export
 from bench.forward import run_forward
 from bench.kiosk import run_kiosk
 from bench.latency import run_latency
@@ -34,6 +35,8 @@ class Sizes:
     latency_s: float
     starts: int
     kiosk_rounds: int
+    fhir_readings: int = 100_000
+    fhir_rounds: int = 3
 
 
 FULL = Sizes(
@@ -53,6 +56,8 @@ QUICK = Sizes(
     latency_s=0.5,
     starts=2,
     kiosk_rounds=2,
+    fhir_readings=2_000,
+    fhir_rounds=1,
 )
 
 
@@ -75,7 +80,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "fhir")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -88,6 +93,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "latency": lambda: [run_latency(sizes.latency_s, quick=quick)],
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
+        "fhir": lambda: [run_fhir_export(sizes.fhir_readings, sizes.fhir_rounds, quick=quick)],
     }
     results: list[Result] = []
     for name in only:
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
-        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5)",
+        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), fhir = (j) (issue 12)",
     )
     args = parser.parse_args(argv)
     for line in machine():

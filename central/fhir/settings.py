@@ -23,6 +23,25 @@ class FhirSettings:
     subject_identifier: Literal["pseudonym", "nik"] = "pseudonym"
     pseudonym_system: str = "https://gempita.balikpapan.go.id/id/pseudonym"
     nik_private_key: bytes | None = None  # raw X25519 private key (32 bytes)
+    # Identifier systems of our own (no national system names a kiosk meter or a kader).
+    device_system: str = "https://gempita.balikpapan.go.id/id/device"
+    gateway_system: str = "https://gempita.balikpapan.go.id/id/gateway"
+    kader_system: str = "https://gempita.balikpapan.go.id/id/kader"
+    # Code system for the meter's own measurement-status flags (body_movement, cuff_loose,
+    # irregular_pulse, sensor flags...), carried as Observation.interpretation codings.
+    status_system: str = "https://gempita.balikpapan.go.id/fhir/CodeSystem/measurement-status"
+    time_quality_extension: str = (
+        "https://gempita.balikpapan.go.id/fhir/StructureDefinition/time-quality"
+    )
+
+    def __post_init__(self) -> None:
+        # Caught here, at configuration time, rather than on the first reading exported.
+        if self.subject_identifier == "nik" and self.nik_private_key is None:
+            raise ValueError(
+                "subject_identifier 'nik' needs nik_private_key (central's X25519 private key)"
+            )
+        if self.nik_private_key is not None and len(self.nik_private_key) != 32:
+            raise ValueError("nik_private_key must be the raw 32-byte X25519 private key")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import pytest
 
 from bench.common import Result, percentile
 from bench.drain import run_drain
+from bench.fhir_export import run_fhir_export
 from bench.forward import run_forward
 from bench.kiosk import run_kiosk
 from bench.latency import run_latency
@@ -93,10 +94,22 @@ def test_kiosk() -> None:
     assert 1 < start <= largest < 5_000  # KB: a real page, not an empty or runaway count
 
 
+def test_fhir_export() -> None:
+    result = run_fhir_export(600, 1, quick=True)
+    _judged_nothing(result)
+    assert _numbers(result.figures["readings"])[0] == 600
+    rate = _numbers(result.figures["export, median"])[0]
+    raw = _numbers(result.figures["raw page dump (baseline), median"])[0]
+    assert 100 < rate < raw  # readings/s: mapping costs more than copying the stored text
+    resources = _numbers(result.figures["output"])[0]
+    # Half blood pressure (3 Observations), half glucose (1), plus each gateway and meter once.
+    assert resources == 300 * 3 + 300 + 50 + 2
+
+
 @pytest.mark.browser
 def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"):
+    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(j)"):
         assert f"== {label}" in out
     assert "MISSED" not in out and "-> MET" not in out
