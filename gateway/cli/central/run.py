@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli.output import EXIT_OK, fail, run_async, setup_logging
 
 if TYPE_CHECKING:
+    from central.config import CentralConfig
+    from central.fhir.settings import DeliverySettings, FhirSettings
     from central.metrics import MetricsHandle
+    from central.service import CentralService
+    from central.store import CentralStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,7 +47,6 @@ def print_reading(payload: dict[str, Any]) -> None:
 async def _central(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
-    from central.config import CentralConfig
     from central.service import CentralService
     from central.store import CentralStore
 
@@ -86,12 +89,45 @@ async def _central(args: argparse.Namespace) -> int:
                     f"metrics.listen {listen.host}:{listen.port}: cannot listen ({exc.strerror}); "
                     "is another central or exporter on that port?"
                 )
-        await service.run()
+        if config.delivery is not None and config.fhir is not None:
+            await _run_with_delivery(service, store, config.delivery, config.fhir)
+        else:
+            await service.run()
     finally:
         if metrics is not None:
             await asyncio.to_thread(metrics.close)
         store.close()
     return EXIT_OK
+
+
+async def _run_with_delivery(
+    service: CentralService, store: CentralStore, delivery: DeliverySettings, fhir: FhirSettings
+) -> None:
+    """The service and the SATUSEHAT delivery worker, ended together."""
+    import functools
+
+    from central.delivery_store import DeliveryStore
+    from central.fhir.bundle import entries_for
+    from central.fhir.delivery import DeliveryWorker
+
+    worker = DeliveryWorker(
+        delivery, DeliveryStore(store.engine), functools.partial(entries_for, settings=fhir)
+    )
+    _LOGGER.info("central: delivering FHIR R4 Bundles to %s", delivery.base_url)
+    task = worker.start()
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(service.run(), name="central-service")
+            # A worker that ends (it only does on a bug: it retries everything else) must not
+            # end the service silently: the group ends both and the error surfaces.
+            group.create_task(_watch(task), name="central-delivery-watch")
+    finally:
+        await worker.stop()
+
+
+async def _watch(task: asyncio.Task[None]) -> None:
+    await asyncio.shield(task)
+    raise RuntimeError("the FHIR delivery worker stopped")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
