@@ -127,6 +127,7 @@ class _Client(paho.Client):
         self._topic_heads: dict[str, bytes] = {}
         self._fast_mids: set[int] = set()
         self._batch: paho._OutPacket | None = None  # the PUBLISH batch last queued
+        self.refills = 0  # buffers read from the socket, so a reader can bound its turn
         self.fast_puback: OnPublish | None = None
 
     @property
@@ -184,6 +185,7 @@ class _Client(paho.Client):
             if not buf:
                 return buf  # end of stream: paho reports the lost connection
             self._rbuf = buf
+            self.refills += 1
             pos = 0
         self._rpos = pos + bufsize
         return buf[pos : pos + bufsize]
@@ -354,6 +356,7 @@ class MqttConnection:
         self._fd = -1  # the registered descriptor: a closed socket's fileno() is -1
         self._closing = False
         self._writing = False
+        self._read_again = False  # a _read_rest is scheduled
         self._misc_task: asyncio.Task[None] | None = None
 
     @property
@@ -383,19 +386,36 @@ class MqttConnection:
             return
         self._sock = sock
         self._fd = sock.fileno()
-        self._loop.add_reader(self._fd, self._read)
+        self._loop.add_reader(self._fd, self._on_readable)
         if self.client.want_write() and not self._writing:
             self._writing = True
             self._loop.add_writer(self._fd, self._write)
 
+    def _on_readable(self) -> None:
+        if not self._read_again:  # else the scheduled _read_rest reads, in its turn
+            self._read()
+
     def _read(self) -> None:
+        self._read_again = False
         client = self.client
         try:
+            fast = self._fast
+            first = fast.refills if fast is not None else 0
+            # Bytes left from the last turn count as this turn's buffer.
+            refills_allowed = 0 if fast is not None and fast.buffered else 1
             client.loop_read()
             # paho stops after as many packets as it has messages in flight; what it left in
             # the receive buffer would otherwise wait for the next bytes from the broker.
-            fast = self._fast
+            # One socket buffer per turn, though: a packet cut at the buffer's end makes paho
+            # read the next buffer, so under a flood this loop never ran out of bytes and the
+            # event loop (central's flush, the keepalive tick) never ran. The rest waits for
+            # the next turn, scheduled here since the socket may have nothing more to say.
             while fast is not None and fast.buffered and client.socket() is not None:
+                if fast.refills - first > refills_allowed:
+                    if not self._read_again:
+                        self._read_again = True
+                        self._loop.call_soon(self._read_rest)
+                    break
                 client.loop_read()
         except Exception as exc:  # noqa: BLE001 (see below)
             # Something escaped a callback mid-packet: paho's read state cannot be trusted,
@@ -404,6 +424,10 @@ class MqttConnection:
             self._remove_socket()
             if not self.closed.done():
                 self.closed.set_result(f"internal error while reading: {type(exc).__name__}")
+
+    def _read_rest(self) -> None:
+        if self._read_again and self._fd >= 0:
+            self._read()
 
     def _deliver(self, on_message: OnMessage, msg: paho.MQTTMessage) -> None:
         try:
