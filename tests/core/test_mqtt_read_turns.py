@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 
 import paho.mqtt.client as paho
+import pytest
 
 from core.mqtt import _RECV_BYTES, BrokerSettings, MqttConnection
 from core.mqtt_packets import encode_publish_qos1, encode_topic
@@ -67,15 +68,25 @@ def _unread(sock: socket.socket) -> int:
     return value
 
 
-async def test_reader_hands_the_loop_back_between_buffers() -> None:
+@pytest.mark.parametrize("raw", [False, True], ids=["paho-message", "raw-from-buffer"])
+async def test_reader_hands_the_loop_back_between_buffers(raw: bool) -> None:
     turn = 0
     per_turn: dict[int, int] = {}
     got = asyncio.Event()
+    mids: list[int] = []
 
-    def on_message(_msg: paho.MQTTMessage) -> None:
+    def count() -> None:
         per_turn[turn] = per_turn.get(turn, 0) + 1
         if sum(per_turn.values()) == MESSAGES:
             got.set()
+
+    def on_message(_msg: paho.MQTTMessage) -> None:
+        count()
+
+    def on_raw(topic: str, payload: bytes, mid: int, qos: int) -> None:
+        assert (topic, payload, qos) == (TOPIC, PAYLOAD, 1)
+        mids.append(mid)
+        count()
 
     async def ticker() -> None:
         nonlocal turn
@@ -85,9 +96,11 @@ async def test_reader_hands_the_loop_back_between_buffers() -> None:
 
     go = threading.Event()
     with flooding_peer(go) as port:
-        conn = MqttConnection(
-            BrokerSettings(url=f"mqtt://127.0.0.1:{port}", client_id="t"), on_message=on_message
-        )
+        settings = BrokerSettings(url=f"mqtt://127.0.0.1:{port}", client_id="t")
+        if raw:
+            conn = MqttConnection(settings, on_raw_message=on_raw, manual_ack=True)
+        else:
+            conn = MqttConnection(settings, on_message=on_message)
         await conn.connect()
         ticking = asyncio.create_task(ticker())
         try:
@@ -111,6 +124,8 @@ async def test_reader_hands_the_loop_back_between_buffers() -> None:
             ticking.cancel()
             await conn.close()
     assert sum(per_turn.values()) == MESSAGES
+    if raw:
+        assert mids == list(range(1, MESSAGES + 1))
     # At most one receive buffer's worth of messages per turn of the loop (plus the packet cut
     # at its end); holding the loop for the whole flood delivered all of them in one turn.
     assert max(per_turn.values()) <= _RECV_BYTES // packet + 2
