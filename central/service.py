@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as paho
-
 from central.store import CentralStore, Incoming
 from core.backoff import Backoff
 from core.errors import PayloadError, PublishError
@@ -30,6 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SHARE_GROUP = "gempita-central"
 RECEIPT_CHUNK = 500
+BATCH_MAX = 2000  # readings per transaction; one is parsed in one event-loop turn
 # A dead letter keeps the first bytes for a person to look at; the broker's message size cap
 # bounds it anyway, this bounds it here too.
 DEAD_LETTER_KEEP_BYTES = 65536
@@ -50,6 +49,10 @@ class _Msg:
     payload: bytes
     mid: int
     qos: int
+
+
+# A batch taken from the queue: its messages, the readings to store, the dead letters.
+_Parsed = tuple[list[_Msg], list[Incoming], list[tuple[_Msg, str]]]
 
 
 class CentralService:
@@ -87,11 +90,11 @@ class CentralService:
         queue: list[_Msg] = []
         wake = asyncio.Event()
 
-        def on_message(msg: paho.MQTTMessage) -> None:
-            queue.append(_Msg(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+        def on_message(topic: str, payload: bytes, mid: int, qos: int) -> None:
+            queue.append(_Msg(topic, payload, mid, qos))
             wake.set()
 
-        conn = MqttConnection(self.settings, on_message=on_message, manual_ack=True)
+        conn = MqttConnection(self.settings, on_raw_message=on_message, manual_ack=True)
         try:
             await conn.connect()
             conn.subscribe(f"$share/{SHARE_GROUP}/{READINGS_FILTER}", qos=1)
@@ -120,11 +123,14 @@ class CentralService:
         while True:
             await wake.wait()
             wake.clear()
-            while queue:
-                batch = queue[:5000]
-                del queue[: len(batch)]
-                good, bad = self._parse(batch)
-                new_ids = await loop.run_in_executor(self._executor, self.store.store, good)
+            ahead: _Parsed | None = None
+            while queue or ahead is not None:
+                batch, good, bad = ahead or self._take(queue)
+                storing = loop.run_in_executor(self._executor, self.store.store, good)
+                # Parse the next batch while the database thread waits on this one's commit
+                # (without the GIL); it is acknowledged only after its own commit, below.
+                ahead = self._take(queue) if queue else None
+                new_ids = await storing
                 if bad:
                     letters = [(m.topic, m.payload[:DEAD_LETTER_KEEP_BYTES], r) for m, r in bad]
                     await loop.run_in_executor(self._executor, self.store.dead_letter_many, letters)
@@ -138,8 +144,9 @@ class CentralService:
                     # to our persistent session and the receipts go out then.
                     await conn.closed
                     return
+                conn.ack_many([m.mid for m in batch if m.qos == 1])
                 for msg in batch:
-                    if msg.qos:
+                    if msg.qos > 1:
                         conn.ack(msg.mid, msg.qos)
                 if self.on_stored is not None and new_ids:
                     fresh = set(new_ids)
@@ -162,6 +169,11 @@ class CentralService:
             )
             self._dead_logged_at = now
             self._dead_unlogged = 0
+
+    def _take(self, queue: list[_Msg]) -> _Parsed:
+        batch = queue[:BATCH_MAX]
+        del queue[: len(batch)]
+        return (batch, *self._parse(batch))
 
     def _parse(self, batch: list[_Msg]) -> tuple[list[Incoming], list[tuple[_Msg, str]]]:
         good: list[Incoming] = []
