@@ -1,4 +1,4 @@
-"""Child processes of bench/central_ingest.py, each on its own so it costs central nothing in-process.
+"""Child processes of bench/central_ingest.py, each alone so it costs central nothing in-process.
 
 `python -m bench.ingest_proc receipts URL N`: subscribes to every gateway's receipts, prints
 "ready" after the SUBACK, then "done <CLOCK_MONOTONIC s>" once N distinct reading ids were
@@ -27,14 +27,14 @@ RECEIPTS_FILTER = "gempita/v1/+/receipts"
 SESSION_EXPIRY_S = 3600
 
 
-def _client(client_id: str = "") -> paho.Client:
+def make_client(client_id: str = "") -> paho.Client:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
     client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
     return client
 
 
-def _connect(client: paho.Client, url: str, *, resume: bool) -> None:
+def connect_session(client: paho.Client, url: str, *, resume: bool) -> None:
     parts = urlsplit(url)
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -65,11 +65,11 @@ def receipts(url: str, expected: int) -> None:
             if before < expected <= len(seen):
                 print(f"done {time.monotonic():.6f}", flush=True)
 
-    client = _client()
+    client = make_client()
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.on_connect = lambda c, *_a: c.subscribe(RECEIPTS_FILTER, qos=1)
-    _connect(client, url, resume=False)
+    connect_session(client, url, resume=False)
     client.loop_start()
     if not subscribed.wait(10):
         raise SystemExit("receipt counter did not subscribe")
@@ -97,10 +97,10 @@ def drain(url: str, client_id: str, expected: int) -> None:
             times["cpu_end"] = time.process_time()
             c.disconnect()
 
-    client = _client(client_id)
+    client = make_client(client_id)
     client.on_connect = on_connect
     client.on_message = on_message
-    _connect(client, url, resume=True)
+    connect_session(client, url, resume=True)
     client.loop_forever()
     if "last" not in times:
         raise SystemExit(f"raw drain ended after {count} of {expected} messages")

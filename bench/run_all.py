@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 
+from bench.central_ingest import run_central_ingest
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
 from bench.forward import run_forward
@@ -34,6 +35,7 @@ class Sizes:
     latency_s: float
     starts: int
     kiosk_rounds: int
+    ingest_readings: int
 
 
 FULL = Sizes(
@@ -44,6 +46,7 @@ FULL = Sizes(
     latency_s=30.0,
     starts=5,
     kiosk_rounds=10,
+    ingest_readings=100_000,
 )
 QUICK = Sizes(
     drain_readings=2_000,
@@ -53,6 +56,7 @@ QUICK = Sizes(
     latency_s=0.5,
     starts=2,
     kiosk_rounds=2,
+    ingest_readings=2_000,
 )
 
 
@@ -75,7 +79,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "ingest")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -88,6 +92,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "latency": lambda: [run_latency(sizes.latency_s, quick=quick)],
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
+        "ingest": lambda: run_central_ingest(sizes.ingest_readings, quick=quick),
     }
     results: list[Result] = []
     for name in only:
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
-        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5)",
+        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), ingest = (h)+(i) (issue 12)",
     )
     args = parser.parse_args(argv)
     for line in machine():
