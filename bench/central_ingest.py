@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import os
 import subprocess
 import sys
 import threading
@@ -62,6 +63,7 @@ class Round:
     raw_unnest_s: float
     raw_drain_s: float
     receipts: int
+    cpu_us: float  # central's own CPU (user + system, all its processes) per reading
 
 
 def _rows(count: int, gateways: int) -> list[tuple[str, str, bytes]]:
@@ -194,6 +196,15 @@ def _receipt_counter(url: str, count: int) -> Iterator[subprocess.Popen[str]]:
         proc.wait()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process so far (/proc/<pid>/stat, fields 14 and 15).
+
+    CPU per reading moves much less than wall time when other work loads the machine.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _watch(stream: IO[str], marker: str, seen: threading.Event, lines: list[str]) -> None:
     for line in stream:
         lines.append(line)
@@ -296,6 +307,7 @@ def _run_central(
         assert counter.stdin is not None
         counter.stdin.close()
         final = counter.stdout.readline().split()
+        cpu_s = sum(_cpu_seconds(p.pid) for p in procs)
         gaps = [b - a for a, b in itertools.pairwise(rises)]
         return Round(
             instances=len(ids),
@@ -308,6 +320,7 @@ def _run_central(
             raw_unnest_s=raw[1],
             raw_drain_s=raw_drain_s,
             receipts=int(final[1]),
+            cpu_us=cpu_s / count * 1e6,
         )
     finally:
         for proc in procs:
@@ -346,6 +359,7 @@ def run_central_ingest(count: int, gateways: int = 50, *, quick: bool = False) -
             "raw paho drain of the same queue (MQTT limit)": f"{count / one.raw_drain_s:,.0f} "
             f"msgs/s ({one.raw_drain_s:.2f} s)",
             "ratio central / the faster raw insert (baseline)": f"{ratio:.2f}",
+            "central CPU per reading (its process, from spawn)": f"{one.cpu_us:.0f} us",
             "first commit after subscribed": f"{one.first_commit_s * 1000:.0f} ms",
             "longest gap between commits (count(*) every 20 ms)": f"{gap_ms:.0f} ms",
             "receipt ids received (distinct = readings)": f"{one.receipts:,}",
@@ -359,7 +373,7 @@ def run_central_ingest(count: int, gateways: int = 50, *, quick: bool = False) -
         f"(i) two central instances vs one, {count:,} readings",
         {
             "two instances": f"{rate_two:,.0f} readings/s ({two.central_s:.2f} s; longest gap "
-            f"{two.longest_gap_s * 1000:.0f} ms)",
+            f"{two.longest_gap_s * 1000:.0f} ms; {two.cpu_us:.0f} us CPU per reading in all)",
             "one instance": f"{rate:,.0f} readings/s",
             "ratio two / one": f"{rate_two / rate:.2f}",
             "raw insert in the two-instance round": f"{count / two.raw_insert_s:,.0f} rows/s",
