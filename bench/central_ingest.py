@@ -271,7 +271,7 @@ def _run_central(
                 text=True,
             )
             procs.append(proc)
-            event, lines = threading.Event(), []
+            event, lines = threading.Event(), list[str]()
             ready.append(event)
             logs.append(lines)
             assert proc.stderr is not None

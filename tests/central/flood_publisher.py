@@ -16,6 +16,7 @@ import threading
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from core.payload import encode_reading
 from core.topics import topic_readings
@@ -33,7 +34,7 @@ def main(url: str, gateway_id: str, first: int) -> None:
     client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
 
-    def on_publish(_c: object, _u: object, _mid: int, rc: paho.ReasonCode, _p: object) -> None:
+    def on_publish(_c: object, _u: object, _mid: int, rc: ReasonCode, _p: object) -> None:
         nonlocal accepted
         if rc.value < 0x80:
             accepted += 1
@@ -43,7 +44,12 @@ def main(url: str, gateway_id: str, first: int) -> None:
     client.on_publish = on_publish
     client.connect(host, int(port))
     client.loop_start()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+    def until_stdin_ends() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=until_stdin_ends, daemon=True).start()
     topic = topic_readings(gateway_id)
     sent = 0
     while not stop.is_set():
