@@ -194,6 +194,9 @@ def _receipt_counter(url: str, count: int) -> Iterator[subprocess.Popen[str]]:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -249,6 +252,7 @@ def _run_central(
     procs: list[subprocess.Popen[str]] = []
     ready: list[threading.Event] = []
     logs: list[list[str]] = []
+    watchers: list[threading.Thread] = []
     spawned = time.monotonic()
     try:
         for cid in ids:
@@ -275,9 +279,11 @@ def _run_central(
             ready.append(event)
             logs.append(lines)
             assert proc.stderr is not None
-            threading.Thread(
+            watcher = threading.Thread(
                 target=_watch, args=(proc.stderr, "central subscribed", event, lines), daemon=True
-            ).start()
+            )
+            watcher.start()
+            watchers.append(watcher)
         for event, lines in zip(ready, logs, strict=True):
             if not event.wait(60):
                 raise RuntimeError(f"central did not subscribe: {''.join(lines)[-2000:]}")
@@ -331,6 +337,11 @@ def _run_central(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for watcher in watchers:
+            watcher.join(10)  # the stream ends with the process
+        for proc in procs:
+            if proc.stderr is not None:
+                proc.stderr.close()
 
 
 def run_central_ingest(count: int, gateways: int = 50, *, quick: bool = False) -> list[Result]:
