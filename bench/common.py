@@ -87,8 +87,11 @@ def listener(url: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def mosquitto() -> Iterator[str]:
-    """A fresh in-memory mosquitto on a free loopback port; yields its mqtt:// URL."""
+def mosquitto(*, stand_in: bool = True) -> Iterator[str]:
+    """A fresh in-memory mosquitto on a free loopback port; yields its mqtt:// URL.
+
+    `stand_in=False`: no central stand-in subscribed (a benchmark of central itself).
+    """
     with tempfile.TemporaryDirectory(prefix="gempita-bench-broker-") as tmp:
         port = free_port()
         conf = Path(tmp) / "mosquitto.conf"
@@ -125,7 +128,10 @@ def mosquitto() -> Iterator[str]:
                         raise RuntimeError("mosquitto did not listen within 10 s") from None
                     time.sleep(0.02)
             url = f"mqtt://127.0.0.1:{port}"
-            with listener(url):
+            if stand_in:
+                with listener(url):
+                    yield url
+            else:
                 yield url
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 
+from bench.central_ingest import run_central_ingest
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
 from bench.fhir_export import run_fhir_export
@@ -35,6 +36,7 @@ class Sizes:
     latency_s: float
     starts: int
     kiosk_rounds: int
+    ingest_readings: int
     fhir_readings: int = 100_000
     fhir_rounds: int = 3
 
@@ -47,6 +49,7 @@ FULL = Sizes(
     latency_s=30.0,
     starts=5,
     kiosk_rounds=10,
+    ingest_readings=100_000,
 )
 QUICK = Sizes(
     drain_readings=2_000,
@@ -58,6 +61,7 @@ QUICK = Sizes(
     kiosk_rounds=2,
     fhir_readings=2_000,
     fhir_rounds=1,
+    ingest_readings=2_000,
 )
 
 
@@ -80,7 +84,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "fhir")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "ingest", "fhir")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -94,6 +98,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
         "fhir": lambda: [run_fhir_export(sizes.fhir_readings, sizes.fhir_rounds, quick=quick)],
+        "ingest": lambda: run_central_ingest(sizes.ingest_readings, quick=quick),
     }
     results: list[Result] = []
     for name in only:
@@ -111,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
-        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), fhir = (j) (issue 12)",
+        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), ingest = (h)+(i), "
+        "fhir = (j) (issue 12)",
     )
     args = parser.parse_args(argv)
     for line in machine():

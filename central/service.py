@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as paho
-
 from central.store import CentralStore, Incoming
 from core.backoff import Backoff
 from core.errors import PayloadError, PublishError
@@ -31,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SHARE_GROUP = "gempita-central"
 RECEIPT_CHUNK = 500
+BATCH_MAX = 2000  # readings per transaction; one is parsed in one event-loop turn
 # A dead letter keeps the first bytes for a person to look at; the broker's message size cap
 # bounds it anyway, this bounds it here too.
 DEAD_LETTER_KEEP_BYTES = 65536
@@ -59,6 +58,10 @@ class _Msg:
     mid: int
     qos: int
     received_at: float = dataclasses.field(default_factory=time.monotonic)
+
+
+# A batch taken from the queue: its messages, the readings to store, the dead letters.
+_Parsed = tuple[list[_Msg], list[Incoming], list[tuple[_Msg, str]]]
 
 
 class CentralService:
@@ -112,11 +115,11 @@ class CentralService:
         self._queue, self._storing = queue, []
         wake = asyncio.Event()
 
-        def on_message(msg: paho.MQTTMessage) -> None:
-            queue.append(_Msg(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+        def on_message(topic: str, payload: bytes, mid: int, qos: int) -> None:
+            queue.append(_Msg(topic, payload, mid, qos))
             wake.set()
 
-        conn = MqttConnection(self.settings, on_message=on_message, manual_ack=True)
+        conn = MqttConnection(self.settings, on_raw_message=on_message, manual_ack=True)
         try:
             await conn.connect()
             conn.subscribe(f"$share/{SHARE_GROUP}/{READINGS_FILTER}", qos=1)
@@ -144,12 +147,22 @@ class CentralService:
         while True:
             await wake.wait()
             wake.clear()
-            while queue:
-                batch = self._storing = queue[:5000]
-                del queue[: len(batch)]
-                good, bad = self._parse(batch)
+            ahead: _Parsed | None = None
+            while queue or ahead is not None:
+                batch, good, bad = ahead or self._take(queue)
                 letters = [(m.topic, m.payload[:DEAD_LETTER_KEEP_BYTES], r) for m, r in bad]
-                new_ids = await self._store_until_done(good, letters)
+                storing = asyncio.create_task(
+                    self._store_until_done(good, letters), name="central-store"
+                )
+                # Parse the next batch while the database thread waits on this one's commit
+                # (without the GIL); it is acknowledged only after its own commit, below.
+                ahead = self._take(queue) if queue else None
+                self._storing = batch + (ahead[0] if ahead is not None else [])
+                try:
+                    new_ids = await storing
+                except asyncio.CancelledError:
+                    storing.cancel()
+                    raise
                 if bad:
                     self._log_dead_letters(bad)
                 self.stats.stored += len(new_ids)
@@ -161,10 +174,11 @@ class CentralService:
                     # to our persistent session and the receipts go out then.
                     await conn.closed
                     return
+                conn.ack_many([m.mid for m in batch if m.qos == 1])
                 for msg in batch:
-                    if msg.qos:
+                    if msg.qos > 1:
                         conn.ack(msg.mid, msg.qos)
-                self._storing = []
+                self._storing = ahead[0] if ahead is not None else []
                 if self.on_stored is not None and new_ids:
                     fresh = set(new_ids)
                     self.on_stored([json.loads(r.payload) for r in good if r.id in fresh])
@@ -230,6 +244,11 @@ class CentralService:
             )
             self._dead_logged_at = now
             self._dead_unlogged = 0
+
+    def _take(self, queue: list[_Msg]) -> _Parsed:
+        batch = queue[:BATCH_MAX]
+        del queue[: len(batch)]
+        return (batch, *self._parse(batch))
 
     def _parse(self, batch: list[_Msg]) -> tuple[list[Incoming], list[tuple[_Msg, str]]]:
         good: list[Incoming] = []

@@ -29,7 +29,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from core import paho_private
 from core.errors import BrokerRefusedError, PublishError
-from core.mqtt_packets import decode_puback_body, encode_publish_qos1, encode_topic, scan_puback
+from core.mqtt_packets import (
+    PUBACK,
+    decode_puback_body,
+    encode_publish_qos1,
+    encode_topic,
+    scan_puback,
+    scan_publish_qos1,
+)
 
 _LOGGER = logging.getLogger(__name__)
 _RECV_BYTES = 65536
@@ -40,6 +47,9 @@ _callback_logged_at: dict[tuple[str, str], float] = {}
 
 OnMessage = Callable[[paho.MQTTMessage], None]
 OnPublish = Callable[[int, int, str], None]  # mid, reason code value, reason text
+OnRawMessage = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
+# Distinct topic names kept decoded (one per gateway in central); past this, start afresh.
+_TOPIC_NAMES_KEPT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,10 @@ class _Client(paho.Client):
         self._topic_heads: dict[str, bytes] = {}
         self._fast_mids: set[int] = set()
         self._batch: paho._OutPacket | None = None  # the PUBLISH batch last queued
+        self.refills = 0  # buffers read from the socket, so a reader can bound its turn
+        self._topic_names: dict[bytes, str] = {}
+        # Set (with manual_ack): incoming QoS 1 PUBLISHes go here as (topic, payload, mid).
+        self.fast_message: Callable[[str, bytes, int], None] | None = None
         self.fast_puback: OnPublish | None = None
 
     @property
@@ -184,6 +198,7 @@ class _Client(paho.Client):
             if not buf:
                 return buf  # end of stream: paho reports the lost connection
             self._rbuf = buf
+            self.refills += 1
             pos = 0
         self._rpos = pos + bufsize
         return buf[pos : pos + bufsize]
@@ -191,13 +206,69 @@ class _Client(paho.Client):
     def _packet_read(self) -> MQTTErrorCode:
         # Between packets, take every complete property-less PUBACK of ours already in the
         # buffer; paho reads anything else (and refills the buffer) as before.
-        if (
-            self._in_packet["command"] == 0
-            and self._rpos < len(self._rbuf)
-            and self._take_pubacks()
-        ):
-            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if self._in_packet["command"] == 0 and self._rpos < len(self._rbuf):
+            took = False
+            # Central's buffer holds readings with the PUBACKs of its receipts in between.
+            while self._take_pubacks() | self._take_publishes():
+                took = True
+            if took:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._packet_read()
+
+    def _take_publishes(self) -> bool:
+        # paho builds an MQTTMessage, a Properties and its topic string per incoming message,
+        # and reads each packet with three recv() calls: for central that was most of the CPU
+        # per reading (bench/RESULTS.md, (h)). With manual acks paho keeps no state for an
+        # incoming QoS 1 message, so taking it here leaves paho's state as its own reader would.
+        callback = self.fast_message
+        if callback is None:
+            return False
+        buf = self._rbuf
+        pos = start = self._rpos
+        names = self._topic_names
+        while (found := scan_publish_qos1(buf, pos)) is not None:
+            raw, mid, body, end = found
+            topic = names.get(raw)
+            if topic is None:
+                try:
+                    topic = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    break  # paho's reader handles it as it would
+                if len(names) >= _TOPIC_NAMES_KEPT:
+                    names.clear()
+                names[raw] = topic
+            pos = self._rpos = end
+            callback(topic, buf[body:end], mid)
+        if pos == start:
+            return False
+        with self._msgtime_mutex:
+            self._last_bytes_received = paho.time_func()
+        return True
+
+    def queue_pubacks(self, mids: list[int]) -> None:
+        """Acknowledge these incoming QoS 1 messages (success, no properties) in one packet write.
+
+        paho's `ack()` queues one packet per message, and its writer sends each with its own
+        send(): a batch of readings cost as many system calls.
+        """
+        if not mids or self._sock is None:
+            return
+        packet = bytearray()
+        for mid in mids:
+            packet += b"\x40\x02"
+            packet += mid.to_bytes(2, "big")
+        self._out_packet.append(
+            {
+                "command": PUBACK,
+                "mid": 0,
+                "qos": 0,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": None,
+            }
+        )
+        self._call_socket_register_write()
 
     def _take_pubacks(self) -> bool:
         buf = self._rbuf
@@ -306,6 +377,7 @@ class MqttConnection:
         on_message: OnMessage | None = None,
         on_publish: OnPublish | None = None,
         manual_ack: bool = False,
+        on_raw_message: OnRawMessage | None = None,
         fast_client: Callable[..., paho.Client] = _Client,
     ) -> None:
         self.settings = settings
@@ -341,6 +413,18 @@ class MqttConnection:
         self._unlogged_errors = 0
         if on_message is not None:
             client.on_message = lambda _c, _u, msg: self._deliver(on_message, msg)
+        if on_raw_message is not None:
+            # The payload as bytes and the topic as text, without paho's message object where
+            # the fast path can read the packet (then the caller must ack: manual_ack only).
+            if not manual_ack:
+                raise ValueError("on_raw_message needs manual_ack=True")
+            client.on_message = lambda _c, _u, msg: self._deliver_raw(
+                on_raw_message, msg.topic, bytes(msg.payload), msg.mid, msg.qos
+            )
+            if self._fast is not None:
+                self._fast.fast_message = lambda topic, payload, mid: self._deliver_raw(
+                    on_raw_message, topic, payload, mid, 1
+                )
         if on_publish is not None:
             client.on_publish = lambda _c, _u, mid, rc, _p: self._published(
                 on_publish, mid, *_puback_reason(rc)
@@ -354,6 +438,7 @@ class MqttConnection:
         self._fd = -1  # the registered descriptor: a closed socket's fileno() is -1
         self._closing = False
         self._writing = False
+        self._read_again = False  # a _read_rest is scheduled
         self._misc_task: asyncio.Task[None] | None = None
 
     @property
@@ -383,19 +468,36 @@ class MqttConnection:
             return
         self._sock = sock
         self._fd = sock.fileno()
-        self._loop.add_reader(self._fd, self._read)
+        self._loop.add_reader(self._fd, self._on_readable)
         if self.client.want_write() and not self._writing:
             self._writing = True
             self._loop.add_writer(self._fd, self._write)
 
+    def _on_readable(self) -> None:
+        if not self._read_again:  # else the scheduled _read_rest reads, in its turn
+            self._read()
+
     def _read(self) -> None:
+        self._read_again = False
         client = self.client
         try:
+            fast = self._fast
+            first = fast.refills if fast is not None else 0
+            # Bytes left from the last turn count as this turn's buffer.
+            refills_allowed = 0 if fast is not None and fast.buffered else 1
             client.loop_read()
             # paho stops after as many packets as it has messages in flight; what it left in
             # the receive buffer would otherwise wait for the next bytes from the broker.
-            fast = self._fast
+            # One socket buffer per turn, though: a packet cut at the buffer's end makes paho
+            # read the next buffer, so under a flood this loop never ran out of bytes and the
+            # event loop (central's flush, the keepalive tick) never ran. The rest waits for
+            # the next turn, scheduled here since the socket may have nothing more to say.
             while fast is not None and fast.buffered and client.socket() is not None:
+                if fast.refills - first > refills_allowed:
+                    if not self._read_again:
+                        self._read_again = True
+                        self._loop.call_soon(self._read_rest)
+                    break
                 client.loop_read()
         except Exception as exc:  # noqa: BLE001 (see below)
             # Something escaped a callback mid-packet: paho's read state cannot be trusted,
@@ -404,6 +506,10 @@ class MqttConnection:
             self._remove_socket()
             if not self.closed.done():
                 self.closed.set_result(f"internal error while reading: {type(exc).__name__}")
+
+    def _read_rest(self) -> None:
+        if self._read_again and self._fd >= 0:
+            self._read()
 
     def _deliver(self, on_message: OnMessage, msg: paho.MQTTMessage) -> None:
         try:
@@ -414,6 +520,16 @@ class MqttConnection:
                 # Acknowledge it: unacknowledged, the broker would send it again with every
                 # new session, and it would fail again.
                 self.client.ack(msg.mid, msg.qos)
+
+    def _deliver_raw(
+        self, on_raw: OnRawMessage, topic: str, payload: bytes, mid: int, qos: int
+    ) -> None:
+        try:
+            on_raw(topic, payload, mid, qos)
+        except Exception as exc:  # noqa: BLE001 (as in _deliver)
+            self._callback_failed("message", exc)
+            if qos:
+                self.client.ack(mid, qos)
 
     def _published(self, on_publish: OnPublish, mid: int, code: int, name: str) -> None:
         try:
@@ -577,3 +693,11 @@ class MqttConnection:
 
     def ack(self, mid: int, qos: int) -> None:
         self.client.ack(mid, qos)
+
+    def ack_many(self, mids: list[int]) -> None:
+        """Acknowledge incoming QoS 1 messages (manual_ack), in one write where possible."""
+        if self._fast is not None:
+            self._fast.queue_pubacks(mids)
+            return
+        for mid in mids:
+            self.client.ack(mid, 1)

@@ -112,3 +112,44 @@ def decode_puback_body(body: bytes | bytearray) -> tuple[int, int, bool]:
     mid = body[0] << 8 | body[1]
     code = body[2] if len(body) >= 3 else 0
     return mid, code, len(body) > 3
+
+
+# What `scan_publish_qos1` finds: (topic name bytes, packet identifier, payload start, offset
+# just past the packet). A plain tuple, for the same reason as PubAck.
+Publish = tuple[bytes, int, int, int]
+
+
+def scan_publish_qos1(buf: bytes, pos: int) -> Publish | None:
+    """The complete MQTT 5 QoS 1 PUBLISH without retain or properties at `buf[pos:]`, or None.
+
+    None for anything else (another packet, QoS 0/2, RETAIN, properties, a topic alias, a
+    malformed or cut-short packet): the caller leaves those to paho's reader, which also
+    reports the malformed ones. DUP (a redelivery) is accepted: it changes nothing for us.
+    """
+    n = len(buf)
+    if pos + 2 > n:
+        return None
+    first = buf[pos]
+    if first != PUBLISH_QOS1 and first != PUBLISH_QOS1 | 0x08:
+        return None
+    length, shift, i = 0, 0, pos + 1
+    while True:
+        if i >= n or shift > 21:
+            return None
+        byte = buf[i]
+        i += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+    end = i + length
+    if end > n:
+        return None
+    topic_end = i + 2 + ((buf[i] << 8) | buf[i + 1]) if i + 2 <= end else end + 1
+    # Topic (non-empty: an empty one means a topic alias), identifier, property length 0.
+    if topic_end == i + 2 or topic_end + 3 > end:
+        return None
+    mid = (buf[topic_end] << 8) | buf[topic_end + 1]
+    if mid == 0 or buf[topic_end + 2] != 0:
+        return None
+    return buf[i + 2 : topic_end], mid, topic_end + 3, end

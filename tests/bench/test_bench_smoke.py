@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bench.central_ingest import run_central_ingest
 from bench.common import Result, percentile
 from bench.drain import run_drain
 from bench.fhir_export import run_fhir_export
@@ -76,6 +77,22 @@ def test_startup() -> None:
     assert 0 < bare < median < 30_000  # ms: the gateway imports more than a bare interpreter
 
 
+def test_central_ingest() -> None:
+    one, two = run_central_ingest(600, gateways=6, quick=True)
+    _judged_nothing(one)
+    _judged_nothing(two)
+    # Every reading confirmed exactly once per id (receipts may repeat ids, never miss one).
+    assert _numbers(one.figures["receipt ids received (distinct = readings)"])[0] == 600
+    rate = _numbers(one.figures["central (subscribed -> all committed + receipted)"])[0]
+    many = _numbers(one.figures["raw INSERT ... ON CONFLICT DO NOTHING, executemany"])[0]
+    drain = _numbers(one.figures["raw paho drain of the same queue (MQTT limit)"])[0]
+    assert rate > 50 and many > 50 and drain > 50  # per second: anything lower means it broke
+    ratio = _numbers(one.figures["ratio central / the faster raw insert (baseline)"])[0]
+    unnest = _numbers(one.figures["raw INSERT ... SELECT unnest ... ON CONFLICT DO NOTHING"])[0]
+    assert ratio == pytest.approx(rate / max(many, unnest), rel=0.05, abs=0.01)
+    assert _numbers(two.figures["ratio two / one"])[0] > 0
+
+
 @pytest.mark.browser
 def test_kiosk() -> None:
     latency, weight = run_kiosk(2, quick=True)
@@ -110,6 +127,6 @@ def test_fhir_export() -> None:
 def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(j)"):
+    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)", "(j)"):
         assert f"== {label}" in out
     assert "MISSED" not in out and "-> MET" not in out
