@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.cli.central import run
+from gateway.cli.central import import_bundle, run
 from gateway.cli.central.options import add_shared
 from gateway.cli.output import Subcommands
 
@@ -18,7 +18,7 @@ class _Command(Protocol):
 
 
 # Each module adds one command under `gempita central`, in the order --help lists them.
-COMMANDS: tuple[_Command, ...] = ()
+COMMANDS: tuple[_Command, ...] = (import_bundle,)
 
 
 def register(sub: Subcommands) -> None:
