@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 
+from bench.bundle import run_bundle
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
 from bench.forward import run_forward
@@ -34,6 +35,8 @@ class Sizes:
     latency_s: float
     starts: int
     kiosk_rounds: int
+    bundle_readings: int = 10_000
+    bundle_rounds: int = 3
 
 
 FULL = Sizes(
@@ -53,6 +56,8 @@ QUICK = Sizes(
     latency_s=0.5,
     starts=2,
     kiosk_rounds=2,
+    bundle_readings=500,
+    bundle_rounds=1,
 )
 
 
@@ -75,7 +80,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "bundle")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -88,6 +93,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "latency": lambda: [run_latency(sizes.latency_s, quick=quick)],
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
+        "bundle": lambda: [run_bundle(sizes.bundle_readings, sizes.bundle_rounds, quick=quick)],
     }
     results: list[Result] = []
     for name in only:
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
-        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5)",
+        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), bundle = (m) (issue 14)",
     )
     args = parser.parse_args(argv)
     for line in machine():

@@ -61,7 +61,7 @@ _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 # Readings are compressed with zlib at this level: on 10,000 readings it took about as long
 # as level 9 for a file a few % larger, where lzma's smaller files cost far more CPU than a
-# Pi has for the export target (measurements: broker/BUNDLES.md).
+# Pi has for the export target (measurements: bench/RESULTS.md, "Bundles").
 _ZLIB_LEVEL = 6
 # A manifest may not promise more plaintext than this: it bounds what a hostile (but signed)
 # bundle can make central inflate into memory.
