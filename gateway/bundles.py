@@ -150,6 +150,7 @@ def apply_receipt(
 ) -> Confirmed:
     """Verify central's receipt file, then mark its readings confirmed (idempotent)."""
     receipt = decode_bundle_receipt(data, trust=trust, gateway_id=gateway_id, now=now)
+    require_outbox(outbox_path)
     store = OutboxStore(outbox_path, exclusive=False)
     store.open()
     try:
@@ -179,13 +180,18 @@ def apply_receipt(
     )
 
 
-def _check_outbox(path: Path) -> None:
-    # The store's own open names a missing, damaged or foreign file in its usual words, and
-    # brings an old schema to head, before the export reads it with plain SQL.
+def require_outbox(path: Path) -> None:
+    """Refuse a path with no outbox: opening one there would create an empty outbox."""
     if not path.exists():
         raise OutboxError(
             f"outbox {path} does not exist: check gateway.state_dir and outbox.path in the config"
         )
+
+
+def _check_outbox(path: Path) -> None:
+    # The store's own open names a damaged or foreign file in its usual words, and brings an
+    # old schema to head, before the export reads it with plain SQL.
+    require_outbox(path)
     store = OutboxStore(path, exclusive=False)
     store.open()
     store.close()

@@ -50,7 +50,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from core.bundle import load_signer
     from core.clock import utc_now
-    from gateway.bundles import export_bundles, write_bundle
+    from gateway.bundles import export_bundles, require_outbox, write_bundle
     from gateway.outbox_store import OutboxStore
 
     config = load_config(args.config)
@@ -59,6 +59,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     key = _file(args.key, config.mqtt.key_file, "gateway key", "mqtt.key_file")
     signer = load_signer(cert.read_bytes(), key.read_bytes())
     recipient = _central_public_key(args, config)
+    require_outbox(config.outbox_path)
     store = OutboxStore(config.outbox_path, exclusive=False)
     store.open()
     try:

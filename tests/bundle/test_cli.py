@@ -22,6 +22,9 @@ from tests.bundle.cli import (
 )
 from tests.bundle.keys import Keys
 
+# Each `gempita` call is a real process: a few seconds apiece on a shared machine.
+pytestmark = pytest.mark.slow
+
 
 def _bundles(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.gempita-bundle"))
@@ -238,3 +241,11 @@ def test_missing_keys_are_named(tmp_path: Path, pki: Keys) -> None:
     run = gempita("bundle", "confirm", tmp_path, "-c", config)
     assert run.code == 2
     assert "CA certificate: set mqtt.ca_file" in run.err
+
+
+def test_no_outbox_is_named_and_not_created(tmp_path: Path, pki: Keys) -> None:
+    config = write_config(tmp_path, pki)  # its state directory was never made
+    run = gempita("bundle", "export", tmp_path / "stick", "-c", config)
+    assert run.code == 1
+    assert "does not exist: check gateway.state_dir" in run.err
+    assert not outbox_path(config).exists()

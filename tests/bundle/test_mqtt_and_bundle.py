@@ -21,6 +21,7 @@ from tests.support.mosquitto import Mosquitto
 
 
 @pytest.mark.broker
+@pytest.mark.slow
 def test_same_reading_over_mqtt_and_bundle_is_stored_once(
     tmp_path: Path, pki: Keys, mosquitto: Mosquitto, central_db_url: str
 ) -> None:
