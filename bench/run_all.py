@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 
+from bench.bundle import run_bundle
 from bench.central_ingest import run_central_ingest
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
@@ -39,6 +40,8 @@ class Sizes:
     ingest_readings: int
     fhir_readings: int = 100_000
     fhir_rounds: int = 3
+    bundle_readings: int = 10_000
+    bundle_rounds: int = 3
 
 
 FULL = Sizes(
@@ -62,6 +65,8 @@ QUICK = Sizes(
     fhir_readings=2_000,
     fhir_rounds=1,
     ingest_readings=2_000,
+    bundle_readings=500,
+    bundle_rounds=1,
 )
 
 
@@ -84,7 +89,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "ingest", "fhir")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "ingest", "fhir", "bundle")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -99,6 +104,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
         "fhir": lambda: [run_fhir_export(sizes.fhir_readings, sizes.fhir_rounds, quick=quick)],
         "ingest": lambda: run_central_ingest(sizes.ingest_readings, quick=quick),
+        "bundle": lambda: [run_bundle(sizes.bundle_readings, sizes.bundle_rounds, quick=quick)],
     }
     results: list[Result] = []
     for name in only:
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
         "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), ingest = (h)+(i), "
-        "fhir = (j) (issue 12)",
+        "fhir = (j) (issue 12), bundle = (m) (issue 14)",
     )
     args = parser.parse_args(argv)
     for line in machine():

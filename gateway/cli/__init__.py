@@ -15,6 +15,7 @@ from central.errors import CentralConfigError
 from core.errors import CoreError
 from gateway import __version__
 from gateway.cli import (
+    bundle,
     central,
     decode,
     demo_measure,
@@ -30,7 +31,19 @@ from gateway.cli.output import EXIT_OK, EXIT_USAGE, Handler, fail
 from gateway.errors import ConfigError
 
 # In the order `gempita --help` lists them.
-COMMANDS = (run, status, drain, central, pki, demo_measure, decode, simulate, replay, devices)
+COMMANDS = (
+    run,
+    status,
+    drain,
+    bundle,
+    central,
+    pki,
+    demo_measure,
+    decode,
+    simulate,
+    replay,
+    devices,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
