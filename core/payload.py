@@ -241,8 +241,8 @@ def from_payload(data: dict[str, Any]) -> Reading:
 # `check_reading` is broker/reading.schema.json (and, for version 1 payloads,
 # broker/reading.v1.schema.json) written as code: the same required and allowed fields, types,
 # enums, lengths and patterns (tests/core/test_reading_contract.py holds them against each other
-# with hypothesis). It is stricter in two places the schema cannot say: a
-# time must be a real instant, not only look like one, and patterns are ASCII, matched whole.
+# with hypothesis). It is stricter in two places the schema cannot say: a time must be a real
+# instant, not only look like one, and patterns are ASCII, matched whole.
 # Reasons name the field and the rule, never the value (payloads are logged and stored).
 
 _KINDS = frozenset(k.value for k in Kind)
