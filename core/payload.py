@@ -1,4 +1,7 @@
-"""Reading <-> `gempita.reading/1` JSON payload (contract: broker/reading.schema.json).
+"""Reading <-> `gempita.reading/2` JSON payload (contract: broker/reading.schema.json).
+
+Gateways build version 2; central reads version 1 too (broker/reading.v1.schema.json), so a
+gateway not yet updated keeps delivering.
 
 Pure functions. The payload is built once, when the reading is committed, and the same bytes
 are sent on every retry: nothing in it depends on when it is sent.
@@ -14,15 +17,24 @@ import orjson
 
 from core.errors import PayloadError
 from core.reading import (
+    AGE_BAND_LABELS,
+    ASSURANCE_REASONS_MAX,
     SCHEMA_READING,
+    SCHEMA_READING_V1,
+    SCHEMA_READINGS,
+    Assurance,
+    AssuranceStatus,
     BloodPressure,
     DeviceIdentity,
     Glucose,
     Kind,
     Reading,
+    Sex,
     Subject,
     TimeQuality,
     Transport,
+    is_reason_code,
+    is_region,
 )
 
 _PSEUDONYM = re.compile(r"[0-9a-f]{64}")
@@ -85,6 +97,7 @@ def _values(values: BloodPressure | Glucose) -> dict[str, Any]:
 def to_payload(reading: Reading) -> dict[str, Any]:
     device = reading.device
     subject = reading.subject
+    assurance = reading.assurance
     return {
         "schema": SCHEMA_READING,
         "id": reading.id,
@@ -117,7 +130,13 @@ def to_payload(reading: Reading) -> dict[str, Any]:
             "consent_at": rfc3339(subject.consent_at) if subject.consent_at else None,
             "session_id": subject.session_id,
             "performer": subject.performer,
+            "region": subject.region,
+            "sex": subject.sex.value if subject.sex else None,
+            "age_band": subject.age_band,
         },
+        "assurance": None
+        if assurance is None
+        else {"status": assurance.status.value, "reasons": list(assurance.reasons)},
     }
 
 
@@ -133,8 +152,10 @@ def encode_reading(reading: Reading) -> bytes:
 
 
 def from_payload(data: dict[str, Any]) -> Reading:
-    """Inverse of `to_payload`. Raises KeyError/ValueError/TypeError on a malformed payload."""
-    if data.get("schema") != SCHEMA_READING:
+    """Inverse of `to_payload`, for every version in SCHEMA_READINGS (a version 1 payload has
+    no cascade fields and no assurance: they come back None). Raises KeyError/ValueError/
+    TypeError on a malformed payload."""
+    if data.get("schema") not in SCHEMA_READINGS:
         raise ValueError(f"unsupported schema {data.get('schema')!r}")
     dev = data["device"]
     device = DeviceIdentity(
@@ -185,7 +206,16 @@ def from_payload(data: dict[str, Any]) -> Reading:
             consent_at=parse_rfc3339(s["consent_at"]) if s.get("consent_at") else None,
             session_id=s.get("session_id"),
             performer=s.get("performer", "self"),
+            region=s.get("region"),
+            sex=Sex(s["sex"]) if s.get("sex") is not None else None,
+            age_band=s.get("age_band"),
         )
+    )
+    a = data.get("assurance")
+    assurance = (
+        None
+        if a is None
+        else Assurance(status=AssuranceStatus(a["status"]), reasons=tuple(a["reasons"]))
     )
     return Reading(
         id=str(data["id"]),
@@ -202,15 +232,17 @@ def from_payload(data: dict[str, Any]) -> Reading:
         site_id=data.get("site_id"),
         subject=subject,
         bound=bool(data.get("bound", False)),
+        assurance=assurance,
     )
 
 
 # --- the contract at central's door -------------------------------------------------------------
 #
-# `check_reading` is broker/reading.schema.json written as code: the same required and allowed
-# fields, types, enums, lengths and patterns (tests/core/test_reading_contract.py holds the two
-# against each other with hypothesis). It is stricter in two places the schema cannot say: a
-# time must be a real instant, not only look like one, and patterns are ASCII, matched whole.
+# `check_reading` is broker/reading.schema.json (and, for version 1 payloads,
+# broker/reading.v1.schema.json) written as code: the same required and allowed fields, types,
+# enums, lengths and patterns (tests/core/test_reading_contract.py holds them against each other
+# with hypothesis). It is stricter in two places the schema cannot say: a time must be a real
+# instant, not only look like one, and patterns are ASCII, matched whole.
 # Reasons name the field and the rule, never the value (payloads are logged and stored).
 
 _KINDS = frozenset(k.value for k in Kind)
@@ -219,9 +251,10 @@ _TRANSPORTS = frozenset(t.value for t in Transport)
 _TOP_REQUIRED = frozenset(
     ("schema", "id", "gateway_id", "kind", "measured_at", "time_quality", "device", "values")
 )
-_TOP_OPTIONAL = frozenset(
+_TOP_OPTIONAL_V1 = frozenset(
     ("site_id", "device_time", "clock_offset_s", "received_at", "bound", "subject")
 )
+_TOP_OPTIONAL = _TOP_OPTIONAL_V1 | {"assurance"}
 _DEVICE_REQUIRED = frozenset(
     ("transport", "id", "manufacturer", "model", "serial", "firmware", "record_key")
 )
@@ -244,9 +277,13 @@ _GLUCOSE_REQUIRED = frozenset(
     )
 )
 _GLUCOSE_OPTIONAL = frozenset(("original_value",))
-_SUBJECT_OPTIONAL = frozenset(
+_SUBJECT_OPTIONAL_V1 = frozenset(
     ("sealed_nik", "consent_version", "consent_at", "session_id", "performer")
 )
+_SUBJECT_OPTIONAL = _SUBJECT_OPTIONAL_V1 | {"region", "sex", "age_band"}
+_SEXES = frozenset(s.value for s in Sex)
+_ASSURANCE_STATUSES = frozenset(s.value for s in AssuranceStatus)
+_ASSURANCE_KEYS = frozenset(("status", "reasons"))
 
 
 def _object(value: Any, path: str, required: frozenset[str], optional: frozenset[str]) -> None:
@@ -326,11 +363,43 @@ def _check_values(kind: str, v: Any) -> None:
     _flags(v["sensor_status"], "values.sensor_status")
 
 
+def _check_subject_v2(subject: dict[str, Any]) -> None:
+    region = subject.get("region")
+    if region is not None and not (isinstance(region, str) and is_region(region)):
+        raise PayloadError("subject.region must be six digits or null")
+    sex = subject.get("sex")
+    if sex is not None:
+        _choice(sex, "subject.sex", _SEXES)
+    band = subject.get("age_band")
+    if band is not None:
+        _choice(band, "subject.age_band", AGE_BAND_LABELS)
+
+
+def _check_assurance(value: Any) -> None:
+    if value is None:
+        return
+    _object(value, "assurance", _ASSURANCE_KEYS, frozenset())
+    _choice(value["status"], "assurance.status", _ASSURANCE_STATUSES)
+    reasons = value["reasons"]
+    _flags(reasons, "assurance.reasons")
+    if len(reasons) > ASSURANCE_REASONS_MAX:
+        raise PayloadError(f"assurance.reasons must hold at most {ASSURANCE_REASONS_MAX} codes")
+    if not all(is_reason_code(reason) for reason in reasons):
+        raise PayloadError("assurance.reasons must be short codes of a-z, 0-9 and '_'")
+
+
 def check_reading(data: Any) -> None:
-    """Raise PayloadError unless `data` is a valid `gempita.reading/1` (see the note above)."""
-    _object(data, "reading", _TOP_REQUIRED, _TOP_OPTIONAL)
-    if data["schema"] != SCHEMA_READING:
-        raise PayloadError(f"schema must be {SCHEMA_READING}")
+    """Raise PayloadError unless `data` is a valid reading of a version in SCHEMA_READINGS
+    (see the note above)."""
+    if isinstance(data, dict) and data.get("schema") == SCHEMA_READING_V1:
+        version_1 = True
+        top_optional, subject_optional = _TOP_OPTIONAL_V1, _SUBJECT_OPTIONAL_V1
+    else:
+        version_1 = False
+        top_optional, subject_optional = _TOP_OPTIONAL, _SUBJECT_OPTIONAL
+    _object(data, "reading", _TOP_REQUIRED, top_optional)
+    if data["schema"] not in SCHEMA_READINGS:
+        raise PayloadError(f"schema must be one of {', '.join(SCHEMA_READINGS)}")
     id_ = data["id"]
     if not isinstance(id_, str) or not 1 <= len(id_) <= ID_MAX_CHARS:
         raise PayloadError(f"id must be a string of 1 to {ID_MAX_CHARS} characters")
@@ -359,7 +428,7 @@ def check_reading(data: Any) -> None:
     _check_values(data["kind"], data["values"])
     subject = data.get("subject")
     if subject is not None:
-        _object(subject, "subject", frozenset(("pseudonym",)), _SUBJECT_OPTIONAL)
+        _object(subject, "subject", frozenset(("pseudonym",)), subject_optional)
         pseudonym = subject["pseudonym"]
         if not isinstance(pseudonym, str) or not _PSEUDONYM.fullmatch(pseudonym):
             # Guards central against a NIK (16 digits) sent where only a pseudonym may go.
@@ -369,6 +438,10 @@ def check_reading(data: Any) -> None:
         _instant(subject.get("consent_at"), "subject.consent_at")
         if "performer" in subject:
             _string(subject["performer"], "subject.performer")
+        if not version_1:
+            _check_subject_v2(subject)
+    if not version_1:
+        _check_assurance(data.get("assurance"))
 
 
 def decode_reading(payload: bytes) -> tuple[Reading, dict[str, Any]]:

@@ -18,7 +18,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from math import isfinite
 
-SCHEMA_READING = "gempita.reading/1"
+SCHEMA_READING = "gempita.reading/2"  # what gateways send
+SCHEMA_READING_V1 = "gempita.reading/1"
+# Central accepts every version a gateway in the field may still send (broker/TOPICS.md).
+SCHEMA_READINGS = (SCHEMA_READING_V1, SCHEMA_READING)
 
 # Namespace for uuid5 reading ids; fixed forever (changing it would change every id).
 _ID_NAMESPACE = uuid.UUID("5b3f8f3e-2f0a-4c59-9d8e-6a1c7f0e4b21")
@@ -95,6 +98,44 @@ class Glucose:
 Values = BloodPressure | Glucose
 
 
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+# Lower edge of each band, in years, and its label. The edges are the programme's own: 15
+# (hypertension screening starts, the kiosk's youngest resident), 40 (diabetes screening for
+# everyone) and 60 (elderly); every band is a union of the five-year bands population figures
+# are published in, so coverage can be divided by a target population (broker/TOPICS.md).
+AGE_BANDS: tuple[tuple[int, str], ...] = (
+    (0, "<15"),
+    (15, "15-19"),
+    (20, "20-29"),
+    (30, "30-39"),
+    (40, "40-49"),
+    (50, "50-59"),
+    (60, "60-69"),
+    (70, "70+"),
+)
+AGE_BAND_LABELS = frozenset(label for _edge, label in AGE_BANDS)
+
+
+def age_band(age_years: int) -> str:
+    """The band of a completed age in years."""
+    if age_years < 0:
+        raise ValueError(f"an age cannot be negative: {age_years}")
+    label = AGE_BANDS[0][1]
+    for edge, name in AGE_BANDS:
+        if age_years >= edge:
+            label = name
+    return label
+
+
+def is_region(text: str) -> bool:
+    """A NIK's first six digits: province, regency/city and kecamatan codes, ASCII digits."""
+    return len(text) == 6 and text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """The resident, as a pseudonym. The NIK is never here in clear."""
@@ -105,6 +146,51 @@ class Subject:
     consent_at: datetime | None = None
     session_id: str | None = None
     performer: str = "self"  # "self" (resident at a kiosk) or "kader:<id>"
+    # What central's screening cascade counts by, and nothing finer: a birth date or more of
+    # the NIK would let a reading be tied to a person without the programme key.
+    region: str | None = None  # the NIK's first six digits (PPKKCC)
+    sex: Sex | None = None
+    age_band: str | None = None  # one of AGE_BANDS, on the day of measurement
+
+    def __post_init__(self) -> None:
+        if self.region is not None and not is_region(self.region):
+            raise ValueError("subject region must be six ASCII digits")
+        if self.age_band is not None and self.age_band not in AGE_BAND_LABELS:
+            raise ValueError("subject age_band must be one of AGE_BANDS")
+
+
+class AssuranceStatus(StrEnum):
+    """Whether the device that took a reading was within the kit's assurance policy."""
+
+    OK = "ok"
+    OUT_OF_POLICY = "out_of_policy"
+    UNKNOWN = "unknown"
+
+
+ASSURANCE_REASONS_MAX = 16
+ASSURANCE_REASON_MAX_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Assurance:
+    """The device's fitness when the reading was taken; reasons are short codes, no values."""
+
+    status: AssuranceStatus
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.reasons) > ASSURANCE_REASONS_MAX or len(set(self.reasons)) != len(self.reasons):
+            raise ValueError(f"assurance reasons must be at most {ASSURANCE_REASONS_MAX}, unique")
+        if not all(is_reason_code(reason) for reason in self.reasons):
+            raise ValueError("assurance reasons must be short codes: a-z, 0-9 and '_'")
+
+
+def is_reason_code(text: str) -> bool:
+    return (
+        1 <= len(text) <= ASSURANCE_REASON_MAX_CHARS
+        and text.isascii()
+        and all(ch.islower() or ch.isdigit() or ch == "_" for ch in text)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +209,7 @@ class Reading:
     site_id: str | None = None
     subject: Subject | None = None
     bound: bool = False  # True once a kiosk/kader session claimed it (or said it is unbound)
+    assurance: Assurance | None = None  # None until the kit's assurance policy judges devices
 
     def __post_init__(self) -> None:
         if self.measured_at.tzinfo is None or self.measured_at.utcoffset() != UTC.utcoffset(None):

@@ -1,7 +1,8 @@
 """The identify step the resident and kader flows share: NIK + birth year -> what may be kept.
 
-Only the keyed pseudonym, the NIK sealed for central and the masked NIK leave this function;
-the NIK itself stays in the request.
+Only the keyed pseudonym, the NIK sealed for central, the masked NIK and what central's
+screening cascade counts by (region, sex, age band) leave this function; the NIK itself and the
+birth date stay in the request.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.reading import Sex, age_band
 from kiosk.deps import KioskSettings
 from kiosk.nik import NikError, age_on, check_nik, mask_nik, normalise
 from kiosk.privacy import pseudonym, seal
@@ -24,6 +26,11 @@ class Identified:
     sealed_nik: str
     masked_nik: str
     minor: bool  # 15-17: a guardian must consent too
+    region: str  # the NIK's PPKKCC
+    sex: Sex
+    # On `today`: a resident visit and a kader's roster entry both end with the kiosk's day,
+    # so this is the band on the day of every measurement they bind.
+    age_band: str
 
 
 class IdentifyError(ValueError):
@@ -53,4 +60,7 @@ def identify_resident(
         sealed_nik=seal(normalise(raw), settings.central_public_key),
         masked_nik=mask_nik(raw),
         minor=age < ADULT_AGE,
+        region=info.region,
+        sex=Sex.FEMALE if info.female else Sex.MALE,
+        age_band=age_band(age),
     )

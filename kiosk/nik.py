@@ -49,6 +49,7 @@ class NikInfo:
     birth_date: dt.date
     female: bool
     province: str
+    region: str  # province + regency/city + kecamatan of issue (PPKKCC)
 
 
 def normalise(raw: str) -> str:
@@ -81,7 +82,7 @@ def check_nik(raw: str, birth_year: int | None, *, today: dt.date) -> NikInfo:
         raise NikError(NikProblem.DATE) from exc
     if born > today:
         raise NikError(NikProblem.YEAR)
-    return NikInfo(birth_date=born, female=female, province=nik[:2])
+    return NikInfo(birth_date=born, female=female, province=nik[:2], region=nik[:6])
 
 
 def age_on(born: dt.date, today: dt.date) -> int:

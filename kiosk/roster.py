@@ -1,8 +1,9 @@
 """The kader's day list: residents registered on this kit today and their results.
 
 Kept in SQLite so a kit that reboots in the field keeps its list. It holds the pseudonym, the
-NIK sealed for central, a masked NIK and the kader's short label ("Ibu S."), never the NIK in
-clear; entries older than the current day are purged.
+NIK sealed for central, a masked NIK, the kader's short label ("Ibu S.") and the resident's
+region, sex and age band (what the reading's subject carries to central), never the NIK in
+clear nor the birth date; entries older than the current day are purged.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from core.reading import Sex
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (
@@ -25,6 +29,11 @@ CREATE TABLE IF NOT EXISTS entry (
     consent_version TEXT NOT NULL,
     consent_at TEXT NOT NULL,
     created_at TEXT NOT NULL,
+    -- Added after the first kits shipped: new columns go last, where ALTER TABLE puts them in
+    -- an older file, so `SELECT *` and a positional INSERT read both alike.
+    region TEXT,
+    sex TEXT,
+    age_band TEXT,
     UNIQUE (day, pseudonym)
 );
 CREATE TABLE IF NOT EXISTS result (
@@ -53,6 +62,10 @@ class Entry:
     consent_version: str
     consent_at: datetime
     created_at: datetime
+    # None on entries written before the roster kept them (a kit updated mid-day).
+    region: str | None = None
+    sex: Sex | None = None
+    age_band: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,10 @@ class Roster:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(result)")}
         if "kader" not in columns:  # a kit's roster file from before the column existed
             self._db.execute("ALTER TABLE result ADD COLUMN kader TEXT")
+        entry_columns = {row[1] for row in self._db.execute("PRAGMA table_info(entry)")}
+        for name in ("region", "sex", "age_band"):
+            if name not in entry_columns:  # a roster file from before the cascade fields
+                self._db.execute(f"ALTER TABLE entry ADD COLUMN {name} TEXT")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -93,6 +110,9 @@ class Roster:
         consent_version: str,
         consent_at: datetime,
         now: datetime,
+        region: str | None = None,
+        sex: Sex | None = None,
+        age_band: str | None = None,
     ) -> Entry:
         """Register a resident for the day; the same resident again returns the first entry."""
         with self._lock:
@@ -103,10 +123,11 @@ class Roster:
                 return _entry(row)
             entry_id = uuid.uuid4().hex
             self._db.execute(
-                "INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry_id, day, kader, pseudonym, sealed_nik, masked_nik, label,
-                    consent_version, consent_at.isoformat(), now.isoformat(),
+                    consent_version, consent_at.isoformat(), now.isoformat(), region,
+                    sex.value if sex else None, age_band,
                 ),
             )  # fmt: skip
             row = self._db.execute("SELECT * FROM entry WHERE id = ?", (entry_id,)).fetchone()
@@ -171,7 +192,7 @@ class Roster:
         return ids
 
 
-def _entry(row: tuple[str, ...]) -> Entry:
+def _entry(row: tuple[Any, ...]) -> Entry:
     return Entry(
         id=row[0],
         day=row[1],
@@ -183,4 +204,7 @@ def _entry(row: tuple[str, ...]) -> Entry:
         consent_version=row[7],
         consent_at=datetime.fromisoformat(row[8]),
         created_at=datetime.fromisoformat(row[9]),
+        region=row[10],
+        sex=Sex(row[11]) if row[11] else None,
+        age_band=row[12],
     )

@@ -147,6 +147,9 @@ def router(k: Kiosk) -> APIRouter:
             consent_version=version,
             consent_at=now,
             now=now,
+            region=who.region,
+            sex=who.sex,
+            age_band=who.age_band,
         )
         return redirect(f"/kader/warga/{entry.id}")
 
@@ -201,6 +204,9 @@ def router(k: Kiosk) -> APIRouter:
             consent_at=entry.consent_at,
             session_id=entry.id,
             performer=f"kader:{login.user}",
+            region=entry.region,
+            sex=entry.sex,
+            age_band=entry.age_band,
         )
         lang, kader = login.lang, login.user
 

@@ -172,7 +172,12 @@ def router(k: Kiosk) -> APIRouter:
         except IdentifyError as exc:
             return flash_redirect(visit, exc.key, "/identitas")
         visit.subject = Subject(
-            pseudonym=who.pseudonym, sealed_nik=who.sealed_nik, session_id=visit.visit_id
+            pseudonym=who.pseudonym,
+            sealed_nik=who.sealed_nik,
+            session_id=visit.visit_id,
+            region=who.region,
+            sex=who.sex,
+            age_band=who.age_band,
         )
         visit.masked_nik = who.masked_nik
         visit.minor = who.minor

@@ -1,4 +1,5 @@
-"""core.payload.check_reading is broker/reading.schema.json written as code.
+"""core.payload.check_reading is broker/reading.schema.json (and reading.v1.schema.json)
+written as code.
 
 Hypothesis mutates valid payloads (wrong types, missing and extra fields, long and empty
 strings, nested junk) and the decoder must agree with jsonschema: it never accepts what the
@@ -27,10 +28,14 @@ from core.reading import Glucose, Subject
 from tests.core.test_payload_schema import glucose_reading
 from tests.support.harness import make_reading
 
-SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "broker" / "reading.schema.json").read_text()
-)
+BROKER = Path(__file__).resolve().parents[2] / "broker"
+SCHEMA = json.loads((BROKER / "reading.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+# Central accepts every version it has seen: a payload is valid when one version's schema says so.
+VALIDATOR_V1 = jsonschema.Draft202012Validator(
+    json.loads((BROKER / "reading.v1.schema.json").read_text())
+)
+GOLDENS = Path(__file__).resolve().parent / "goldens"
 TIME_FIELDS = (("measured_at",), ("received_at",), ("subject", "consent_at"))
 
 BASES = [
@@ -46,6 +51,9 @@ BASES = [
             ),
         )
     ),
+    json.loads((GOLDENS / "reading_v2_glucose_kader.json").read_text()),
+    json.loads((GOLDENS / "reading_v1_glucose_subject.json").read_text()),
+    json.loads((GOLDENS / "reading_v1_bp_unbound.json").read_text()),
 ]
 
 # Strings without newlines (JSON Schema's `$` would take one at the end; the decoder does not).
@@ -75,6 +83,17 @@ specials = st.sampled_from(
         "synced",
         "unknown",
         "gempita.reading/1",
+        "gempita.reading/2",
+        "647103",
+        "６４７１０３",
+        "female",
+        "male",
+        "40-49",
+        "70+",
+        "ok",
+        "out_of_policy",
+        "strips_expired",
+        "a" * 41,
     ]
 )
 scalars = (
@@ -153,8 +172,12 @@ def _decoder_accepts(payload: Any) -> bool:
 @example(BASES[1] | {"bound": 1})
 @example(BASES[0] | {"values": BASES[0]["values"] | {"user_id": 2.0}})
 @example(BASES[0] | {"values": BASES[0]["values"] | {"status": ["a", "a"]}})
+@example(BASES[3] | {"assurance": {"status": "ok", "reasons": [f"r{i}" for i in range(17)]}})
+@example(BASES[3] | {"subject": BASES[3]["subject"] | {"region": "6471031708850003"}})
+@example(BASES[4] | {"assurance": None})
+@example(BASES[4] | {"schema": "gempita.reading/2"})
 def test_decoder_agrees_with_the_schema(payload: dict[str, Any]) -> None:
-    schema_ok = VALIDATOR.is_valid(payload)
+    schema_ok = VALIDATOR.is_valid(payload) or VALIDATOR_V1.is_valid(payload)
     mine = _decoder_accepts(payload)
     if mine:
         assert schema_ok, "decoder accepted what the schema refuses"
@@ -168,6 +191,7 @@ def test_decoder_agrees_with_the_schema(payload: dict[str, Any]) -> None:
 def test_every_payload_the_gateway_builds_passes() -> None:
     for base in BASES:
         check_reading(base)
+        assert VALIDATOR.is_valid(base) or VALIDATOR_V1.is_valid(base)
 
 
 @pytest.mark.parametrize("bad_id", [None, 12345, "", "x" * 65, "x" * 300, ["a"], True])

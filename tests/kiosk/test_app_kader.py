@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from core.events import CuffPressure
-from core.reading import Reading
+from core.reading import Reading, Sex
 
 from .helpers import (
     KADER_PIN,
@@ -89,6 +89,12 @@ async def test_register_measure_and_day_list() -> None:
         rig.sync["pending"] = 4
         home = await follow(client, await client.get("/kader"))
     assert bound.subject is not None and bound.subject.performer == "kader:kader01"
+    # What central's cascade counts by travels with a kader's reading too (NIK_MAN: a man
+    # registered in 647103, born 17-08-1985, 41 on the rig's day).
+    for reading in (bound, glucose):
+        assert reading.subject is not None
+        cascade = (reading.subject.region, reading.subject.sex, reading.subject.age_band)
+        assert cascade == ("647103", Sex.MALE, "40-49")
     assert glucose.values.meal == "casual"  # type: ignore[union-attr]
     assert "Seluruh kit: 4 bacaan belum diterima pusat" in home.text
     assert "⚠ Tekanan darah: 182/95 mmHg, 72 /menit — Hipertensi derajat 3" in home.text
@@ -165,6 +171,7 @@ async def test_roster_db_holds_no_nik_and_keeps_only_today(tmp_path: Path) -> No
         await rig.deliver("bp", bp_reading(rig.clock.now, 120, 80))
         dump = "\n".join(sqlite3.connect(db).iterdump())
         assert "Ibu S." in dump and "6471 •••• •••• 0003" in dump
+        assert "'647103','male','40-49'" in dump  # the cascade fields, and no birth date
         for needle in (NIK_MAN, "170885", "1708850003"):
             assert needle not in dump
         rig.clock.advance(24 * 3600)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core.events import CuffPressure, ReadingStored
-from core.reading import Kind, Reading, Subject
+from core.reading import Kind, Reading, Sex, Subject
 from kiosk.app import create_app, sweep_once
 from kiosk.binding import SessionBinder
 from kiosk.privacy import unseal
@@ -106,6 +106,9 @@ async def test_bp_flow_shows_category_advice_referral_and_qr() -> None:
     assert bound.subject.consent_at == rig.clock.now - timedelta(seconds=45)
     assert bound.subject.performer == "self"
     assert unseal(bound.subject.sealed_nik or "", central_keys().private_key) == NIK_MAN
+    # NIK_MAN: registered in 647103, day 17 (a man), born 1985: 41 on the rig's day.
+    cascade = (bound.subject.region, bound.subject.sex, bound.subject.age_band)
+    assert cascade == ("647103", Sex.MALE, "40-49")
 
 
 async def test_glucose_flow_in_english_with_urgent_banner() -> None:

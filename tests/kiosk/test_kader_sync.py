@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from core.reading import Sex
 from kiosk.roster import Roster
 from kiosk.security import hash_secret
 
@@ -217,3 +218,44 @@ def test_a_roster_file_from_before_keeps_its_rows_and_gains_the_kader_column(
     finally:
         roster.close()
     assert [(r.reading_id, r.kader) for r in rows] == [("r1", None), ("r2", "kader01")]
+
+
+def test_a_roster_entry_from_before_the_cascade_fields_reads_them_as_unknown(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "roster.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE entry (id TEXT PRIMARY KEY, day TEXT NOT NULL, kader TEXT NOT NULL,"
+        " pseudonym TEXT NOT NULL, sealed_nik TEXT NOT NULL, masked_nik TEXT NOT NULL,"
+        " label TEXT NOT NULL, consent_version TEXT NOT NULL, consent_at TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, UNIQUE (day, pseudonym));"
+        "INSERT INTO entry VALUES ('e1', '2026-11-27', 'kader01', 'p1', 's1', '6471 •••• ••••"
+        " 0003', 'Pak A.', '2026.1', '2026-11-27T01:00:00+00:00', '2026-11-27T01:00:00+00:00');"
+    )
+    old.close()
+    roster = Roster(str(path))
+    now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    try:
+        before = roster.get("e1", "2026-11-27")
+        added = roster.add(
+            day="2026-11-27",
+            kader="kader01",
+            pseudonym="p2",
+            sealed_nik="s2",
+            masked_nik="3171 •••• •••• 0121",
+            label="Ibu B.",
+            consent_version="2026.1",
+            consent_at=now,
+            now=now,
+            region="317104",
+            sex=Sex.FEMALE,
+            age_band="20-29",
+        )
+        listed = {e.id: e for e, _rows in roster.day_list("2026-11-27")}
+    finally:
+        roster.close()
+    assert before is not None and before.label == "Pak A."
+    assert (before.region, before.sex, before.age_band) == (None, None, None)
+    assert (added.region, added.sex, added.age_band) == ("317104", Sex.FEMALE, "20-29")
+    assert listed[added.id] == added and listed["e1"] == before

@@ -12,17 +12,17 @@ TODAY = dt.date(2026, 11, 27)
 @pytest.mark.parametrize(
     ("nik", "year", "expected"),
     [
-        ("6471031708850003", 1985, NikInfo(dt.date(1985, 8, 17), False, "64")),
-        ("3171044302000121", 2000, NikInfo(dt.date(2000, 2, 3), True, "31")),
+        ("6471031708850003", 1985, NikInfo(dt.date(1985, 8, 17), False, "64", "647103")),
+        ("3171044302000121", 2000, NikInfo(dt.date(2000, 2, 3), True, "31", "317104")),
         # Issued far from Balikpapan: accepted (old and new Papua codes too).
-        ("9171010101900001", 1990, NikInfo(dt.date(1990, 1, 1), False, "91")),
-        ("9601017112990009", 1999, NikInfo(dt.date(1999, 12, 31), True, "96")),
-        ("1101010101260001", 1926, NikInfo(dt.date(1926, 1, 1), False, "11")),
+        ("9171010101900001", 1990, NikInfo(dt.date(1990, 1, 1), False, "91", "917101")),
+        ("9601017112990009", 1999, NikInfo(dt.date(1999, 12, 31), True, "96", "960101")),
+        ("1101010101260001", 1926, NikInfo(dt.date(1926, 1, 1), False, "11", "110101")),
         # 29 February in a leap year, written with spaces and dots.
-        ("6471 03 290204 0001", 2004, NikInfo(dt.date(2004, 2, 29), False, "64")),
-        ("6471.03.690204.0001", 2004, NikInfo(dt.date(2004, 2, 29), True, "64")),
+        ("6471 03 290204 0001", 2004, NikInfo(dt.date(2004, 2, 29), False, "64", "647103")),
+        ("6471.03.690204.0001", 2004, NikInfo(dt.date(2004, 2, 29), True, "64", "647103")),
         # Women's day ends at 71.
-        ("6471037112800001", 1980, NikInfo(dt.date(1980, 12, 31), True, "64")),
+        ("6471037112800001", 1980, NikInfo(dt.date(1980, 12, 31), True, "64", "647103")),
     ],
 )
 def test_valid_niks(nik: str, year: int, expected: NikInfo) -> None:

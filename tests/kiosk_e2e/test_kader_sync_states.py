@@ -19,14 +19,17 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from core.reading import Kind
+from core.reading import Kind, age_band
 from gateway.cli.compose import build_gateway
 from gateway.config import parse_config
 from gateway.service import Gateway
+from kiosk.nik import age_on
 from kiosk.privacy import generate_keypair
 from kiosk.security import hash_secret
 from simulators.ble.cli import demo_air, demo_device_configs
@@ -209,3 +212,10 @@ async def kader_walk(
                 if r["kind"] == "blood_pressure" and r["values"]["systolic_mmhg"] == 151
             ]
             assert len(stored) == 1 and stored[0]["subject"]["performer"] == "kader:kader01"
+            # A kader-bound reading carries what the cascade counts by, like a kiosk one.
+            subject = stored[0]["subject"]
+            assert stored[0]["schema"] == "gempita.reading/2"
+            measured = datetime.fromisoformat(stored[0]["measured_at"])
+            born, kit_day = date(1985, 8, 17), measured.astimezone(ZoneInfo("Asia/Makassar")).date()
+            assert (subject["region"], subject["sex"]) == ("647103", "male")  # NIK_A
+            assert subject["age_band"] == age_band(age_on(born, kit_day))

@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from core.reading import Kind
+from core.reading import SCHEMA_READING, Kind, age_band
+from kiosk.nik import age_on
 from kiosk.privacy import pseudonym, unseal
 from tests.support.mosquitto import Mosquitto
 
@@ -69,14 +71,33 @@ def bp_of(row: dict[str, Any]) -> tuple[float, float] | None:
     return values["systolic_mmhg"], values["diastolic_mmhg"]
 
 
+# What central's cascade may know of each test resident: region of issue, sex, birth date (the
+# last only to work out the band the kiosk should have sent; it is never in the payload).
+CASCADE = {
+    NIK_A: ("647103", "male", date(1985, 8, 17)),
+    NIK_B: ("317104", "female", date(2000, 2, 3)),  # day 43 in the NIK: a woman
+}
+
+
+def cascade_fields(nik: str, measured_at: str) -> dict[str, str]:
+    region, sex, born = CASCADE[nik]
+    # The band on the kiosk's own day of measurement (Balikpapan, WITA).
+    day = datetime.fromisoformat(measured_at).astimezone(ZoneInfo("Asia/Makassar")).date()
+    return {"region": region, "sex": sex, "age_band": age_band(age_on(born, day))}
+
+
 def check_bound(stack: Stack, row: dict[str, Any], nik: str) -> None:
     """Central's copy of a screening reading carries the resident, protected."""
     assert row["bound"] is True, row
+    assert row["schema"] == SCHEMA_READING == "gempita.reading/2"
+    assert row["assurance"] is None  # until the kit-assurance work fills it
     subject = row["subject"]
     assert subject["pseudonym"] == pseudonym(nik, PROGRAMME_KEY)
     assert unseal(subject["sealed_nik"], stack.keys.private_key) == nik
     assert subject["consent_version"] == "2026.1"
     assert subject["session_id"] and subject["performer"] == "self"
+    wanted = cascade_fields(nik, row["measured_at"])
+    assert {k: subject[k] for k in wanted} == wanted, subject
 
 
 # --- 1. a resident at the kiosk, in Chromium --------------------------------------------------
@@ -192,7 +213,9 @@ def test_nik_never_stored_logged_or_sent_in_clear(stack: Stack) -> None:
     time.sleep(0.5)
 
     spaced = f"{NIK_B[:4]} {NIK_B[4:8]} {NIK_B[8:12]} {NIK_B[12:]}"
-    forms = [NIK_B.encode(), spaced.encode(), NIK_B.encode("utf-16-le")]
+    # The region (the NIK's first six digits) is sent on purpose; what follows it never is.
+    forms = [NIK_B.encode(), spaced.encode(), NIK_B.encode("utf-16-le"), NIK_B[6:].encode()]
+    assert row["subject"]["region"] == NIK_B[:6]
     subject_key = row["subject"]["pseudonym"].encode()
 
     def files(path: Path) -> bytes:
@@ -214,6 +237,8 @@ def test_nik_never_stored_logged_or_sent_in_clear(stack: Stack) -> None:
     for name, blob in (("outbox", outbox), ("central", central), ("log", logs), ("mqtt", mqtt)):
         for form in forms:
             assert form not in blob, f"NIK in clear in the {name}"
+    # The birth date as the NIK writes it (day + 40, month, year) is not on the wire either.
+    assert NIK_B[6:12].encode() not in mqtt
 
 
 # --- 3. two residents, one monitor ------------------------------------------------------------
