@@ -19,6 +19,7 @@ from importlib.metadata import version
 
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
+from bench.fleet_lastwill import run_fleet_lastwill
 from bench.forward import run_forward
 from bench.kiosk import run_kiosk
 from bench.latency import run_latency
@@ -34,6 +35,7 @@ class Sizes:
     latency_s: float
     starts: int
     kiosk_rounds: int
+    fleet_kills: int
 
 
 FULL = Sizes(
@@ -44,6 +46,7 @@ FULL = Sizes(
     latency_s=30.0,
     starts=5,
     kiosk_rounds=10,
+    fleet_kills=5,
 )
 QUICK = Sizes(
     drain_readings=2_000,
@@ -53,6 +56,7 @@ QUICK = Sizes(
     latency_s=0.5,
     starts=2,
     kiosk_rounds=2,
+    fleet_kills=1,
 )
 
 
@@ -75,7 +79,7 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk")
+BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "fleet")
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -88,6 +92,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "latency": lambda: [run_latency(sizes.latency_s, quick=quick)],
         "startup": lambda: [run_startup(sizes.starts, quick=quick)],
         "kiosk": lambda: run_kiosk(sizes.kiosk_rounds, quick=quick),
+        "fleet": lambda: [run_fleet_lastwill(sizes.fleet_kills, quick=quick)],
     }
     results: list[Result] = []
     for name in only:
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
-        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5)",
+        "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), fleet = (l) (issue 13)",
     )
     args = parser.parse_args(argv)
     for line in machine():

@@ -8,6 +8,7 @@ import pytest
 
 from bench.common import Result, percentile
 from bench.drain import run_drain
+from bench.fleet_lastwill import run_fleet_lastwill
 from bench.forward import run_forward
 from bench.kiosk import run_kiosk
 from bench.latency import run_latency
@@ -93,10 +94,20 @@ def test_kiosk() -> None:
     assert 1 < start <= largest < 5_000  # KB: a real page, not an empty or runaway count
 
 
+def test_fleet_lastwill() -> None:
+    result = run_fleet_lastwill(2, quick=True)
+    _judged_nothing(result)
+    kills = _numbers(result.figures["kill -> offline, each round"])
+    assert len(kills) == 2
+    assert 0 < max(kills) == _numbers(result.figures["kill -> offline, max"])[0] < 60_000
+    assert _numbers(result.figures["gateway keepalive"])[0] > 0
+    assert "silent (SIGSTOP) -> offline" not in result.figures  # full mode only
+
+
 @pytest.mark.browser
 def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"):
+    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(l)"):
         assert f"== {label}" in out
     assert "MISSED" not in out and "-> MET" not in out
