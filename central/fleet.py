@@ -120,6 +120,7 @@ class FleetMonitor:
             try:
                 status = parse_status(topic, payload)
             except FleetStatusError as exc:
+                self._junk(topic, exc)
                 await loop.run_in_executor(self._executor, self._dead_letter, topic, payload, exc)
                 continue
             try:
@@ -138,23 +139,9 @@ class FleetMonitor:
                 self.stats.state_changes += 1
                 _LOGGER.info("gateway %s is %s", status.gateway_id, status.state)
 
-    def _dead_letter(self, topic: str, payload: bytes, exc: FleetStatusError) -> None:
+    def _junk(self, topic: str, exc: FleetStatusError) -> None:
         self.stats.junk += 1
         self._junk_unlogged += 1
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    dead_letters.insert(),
-                    {
-                        "topic": topic[:300],
-                        "payload": payload[:DEAD_LETTER_KEEP_BYTES],
-                        "reason": f"status: {exc}"[:500],
-                        "received_at": time.time(),
-                    },
-                )
-        except sa.exc.SQLAlchemyError as db_exc:
-            self.stats.db_errors += 1
-            _LOGGER.error("fleet dead letter not stored: %s", type(db_exc).__name__)
         now = time.monotonic()
         if now - self._junk_logged_at >= JUNK_LOG_EVERY_S:
             self._junk_logged_at = now
@@ -167,3 +154,21 @@ class FleetMonitor:
                 exc,
             )
             self._junk_unlogged = 0
+
+    def _dead_letter(self, topic: str, payload: bytes, exc: FleetStatusError) -> None:
+        """In the worker thread: keep the message for a person to look at."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    dead_letters.insert(),
+                    {
+                        "topic": topic[:300],
+                        "payload": payload[:DEAD_LETTER_KEEP_BYTES],
+                        "reason": f"status: {exc}"[:500],
+                        "received_at": time.time(),
+                    },
+                )
+        except sa.exc.SQLAlchemyError as db_exc:
+            # Counted here, read on the loop: one writer thread, so no lost update.
+            self.stats.db_errors += 1
+            _LOGGER.error("fleet dead letter not stored: %s", type(db_exc).__name__)

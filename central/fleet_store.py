@@ -41,6 +41,8 @@ KINDS = ("kiosk", "kit")
 # A gateway lists a handful of devices; a payload claiming thousands is junk, not a fleet.
 MAX_DEVICES = 64
 _TEXT_CAP = 200
+# How much older than the stored status a late one may be and still be taken for a late copy.
+LATE_WINDOW_S = 60.0
 
 fleet_gateways = sa.Table(
     "fleet_gateways",
@@ -300,12 +302,15 @@ class FleetStore:
             if (
                 old is not None
                 and status.full
+                and old["state"] == "online"
                 and old["status_at"] is not None
-                and (status.at < old["status_at"] and old["state"] == "online")
+                and 0 < old["status_at"] - status.at <= LATE_WINDOW_S
             ):
-                # An older online status delivered late (a redelivery after a newer one):
-                # it would roll the row back. The Last Will is exempt: its time is when the
-                # session began, so it is always "older" than that session's statuses.
+                # An online status a little older than the row's: another instance, or a
+                # redelivery, got the newer one in first, and this one would roll it back.
+                # Only a little: a gateway whose clock was set back must not be ignored until
+                # its clock catches up. The Last Will is exempt (not full): its time is when
+                # the session began, so it is always "older" than that session's statuses.
                 return Applied(False, 0)
             row = self._row(status, old, now)
             insert = self._upsert()

@@ -75,8 +75,12 @@ async def test_the_last_will_turns_a_killed_gateway_offline(
     gateway = gateway_process(config, tmp_path / "gateway.log").start()
     try:
         await asyncio.to_thread(gateway.wait_for_log, "connected to", 30)
-        # Started after the gateway: only the retained status can tell it about gw-001.
-        async with running_monitor(mosquitto.url, store) as monitor:
+        # Started after the gateway: only the retained status can tell them about gw-001.
+        # Two instances on one table, as two central processes run: each change once.
+        async with (
+            running_monitor(mosquitto.url, store) as monitor,
+            running_monitor(mosquitto.url, store, "fleet-test-2") as second,
+        ):
             await wait_for(lambda: state_of(store, "gw-001"), 30, "the retained status stored")
             assert await state_of(store, "gw-001") == "online"
 
@@ -87,15 +91,21 @@ async def test_the_last_will_turns_a_killed_gateway_offline(
             await wait_for(device_listed, 30, "the gateway's device in its row")
             row = (await rows(store))["gw-001"]
             assert row.site_id == "fault-test" and row.version
+            applied = (monitor.stats.applied, second.stats.applied)
             gateway.kill()  # SIGKILL: the broker, not the gateway, says it is gone
             await wait_for(
                 lambda: is_state(store, "gw-001", "offline"), 30, "the Last Will applied"
+            )
+            await wait_for(
+                lambda: monitor.stats.applied > applied[0] and second.stats.applied > applied[1],
+                30,
+                "both instances applied the will",
             )
             detail = await asyncio.to_thread(
                 gateway_detail, store.engine, "gw-001", FakeClock()().timestamp()
             )
             assert detail is not None
-            assert detail.timeline[0].kind == "went_offline"
+            assert [e.kind for e in detail.timeline] == ["went_offline", "first_seen"]
             assert [a.code for a in detail.row.alarms][:1] == ["offline"]
             assert monitor.stats.junk == 0
     finally:

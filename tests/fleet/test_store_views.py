@@ -100,6 +100,15 @@ def test_a_late_older_status_does_not_roll_the_row_back(store: CentralStore) -> 
     assert [a.code for a in row.alarms] == ["outbox_full"]
 
 
+def test_a_gateway_whose_clock_was_set_back_is_still_followed(store: CentralStore) -> None:
+    now = FakeClock()().timestamp()
+    fleet = FleetStore(store.engine)
+    apply(fleet, "gw-1", status("gw-1", now, alarms=["outbox_full"]), now)
+    apply(fleet, "gw-1", status("gw-1", now - 86400), now + 1)  # a day back: not a late copy
+    (row,) = fleet_list(store.engine, now + 1)
+    assert row.alarms == ()
+
+
 def test_alarms_raise_and_clear_in_the_timeline(store: CentralStore) -> None:
     now = FakeClock()().timestamp()
     fleet = FleetStore(store.engine)
