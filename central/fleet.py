@@ -13,6 +13,7 @@ worker thread, never from the event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -65,7 +66,10 @@ class FleetMonitor:
     ) -> None:
         self.store = FleetStore(engine, thresholds)
         self.engine = engine
-        self.settings = broker_settings
+        # No persistent session: the retained statuses refill the table on every connect, and
+        # a kept session would have the broker queue statuses for an instance that is gone.
+        # The client id must not be the CentralService's own (the broker would drop one).
+        self.settings = dataclasses.replace(broker_settings, session_expiry_s=0)
         self.clock = clock
         self.backoff = backoff or Backoff(initial_s=0.5, cap_s=30.0)
         self.stats = FleetStats()

@@ -36,7 +36,8 @@ async def running_monitor(
 ) -> AsyncIterator[FleetMonitor]:
     monitor = FleetMonitor(
         store.engine,
-        BrokerSettings(url=broker_url, client_id=client_id),
+        # As `gempita central` would pass its own settings: the monitor drops the session.
+        BrokerSettings(url=broker_url, client_id=client_id, session_expiry_s=3600),
         backoff=Backoff(initial_s=0.05, cap_s=0.5),
     )
     task = asyncio.create_task(monitor.run(), name="fleet-monitor")
@@ -44,6 +45,7 @@ async def running_monitor(
         await wait_for(lambda: monitor.ready.is_set() or task.done(), 10, "monitor subscribed")
         if task.done():
             task.result()
+        assert monitor.settings.session_expiry_s == 0
         yield monitor
     finally:
         task.cancel()
