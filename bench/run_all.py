@@ -22,6 +22,7 @@ from bench.central_ingest import run_central_ingest
 from bench.common import MOSQUITTO, Result, load_average
 from bench.drain import run_drain
 from bench.fhir_export import run_fhir_export
+from bench.fleet_lastwill import run_fleet_lastwill
 from bench.forward import run_forward
 from bench.kiosk import run_kiosk
 from bench.latency import run_latency
@@ -38,6 +39,7 @@ class Sizes:
     starts: int
     kiosk_rounds: int
     ingest_readings: int
+    fleet_kills: int
     fhir_readings: int = 100_000
     fhir_rounds: int = 3
     bundle_readings: int = 10_000
@@ -53,6 +55,7 @@ FULL = Sizes(
     starts=5,
     kiosk_rounds=10,
     ingest_readings=100_000,
+    fleet_kills=5,
 )
 QUICK = Sizes(
     drain_readings=2_000,
@@ -67,6 +70,7 @@ QUICK = Sizes(
     ingest_readings=2_000,
     bundle_readings=500,
     bundle_rounds=1,
+    fleet_kills=1,
 )
 
 
@@ -89,7 +93,9 @@ def machine() -> list[str]:
     ]
 
 
-BENCHMARKS = ("drain", "forward", "latency", "startup", "kiosk", "ingest", "fhir", "bundle")
+BENCHMARKS = (
+    "drain", "forward", "latency", "startup", "kiosk", "ingest", "fhir", "bundle", "fleet"
+)
 
 
 def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
@@ -105,6 +111,7 @@ def run_all(quick: bool, only: tuple[str, ...] = BENCHMARKS) -> list[Result]:
         "fhir": lambda: [run_fhir_export(sizes.fhir_readings, sizes.fhir_rounds, quick=quick)],
         "ingest": lambda: run_central_ingest(sizes.ingest_readings, quick=quick),
         "bundle": lambda: [run_bundle(sizes.bundle_readings, sizes.bundle_rounds, quick=quick)],
+        "fleet": lambda: [run_fleet_lastwill(sizes.fleet_kills, quick=quick)],
     }
     results: list[Result] = []
     for name in only:
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=BENCHMARKS,
         help="run only this benchmark (repeatable): drain = (a)+(d), forward = (b), "
         "latency = (c), startup = (e), kiosk = (f)+(g) (issue 5), ingest = (h)+(i), "
-        "fhir = (j) (issue 12), bundle = (m) (issue 14)",
+        "fhir = (j) (issue 12), fleet = (l) (issue 13), bundle = (m) (issue 14)",
     )
     args = parser.parse_args(argv)
     for line in machine():

@@ -10,6 +10,7 @@ from bench.central_ingest import run_central_ingest
 from bench.common import Result, percentile
 from bench.drain import run_drain
 from bench.fhir_export import run_fhir_export
+from bench.fleet_lastwill import run_fleet_lastwill
 from bench.forward import run_forward
 from bench.kiosk import run_kiosk
 from bench.latency import run_latency
@@ -121,12 +122,21 @@ def test_fhir_export() -> None:
     resources = _numbers(result.figures["output"])[0]
     # Half blood pressure (3 Observations), half glucose (1), plus each gateway and meter once.
     assert resources == 300 * 3 + 300 + 50 + 2
+def test_fleet_lastwill() -> None:
+    result = run_fleet_lastwill(2, quick=True)
+    _judged_nothing(result)
+    kills = _numbers(result.figures["kill -> offline, each round"])
+    assert len(kills) == 2
+    assert 0 < max(kills) == _numbers(result.figures["kill -> offline, max"])[0] < 60_000
+    assert _numbers(result.figures["gateway keepalive"])[0] > 0
+    assert "silent (SIGSTOP) -> offline" not in result.figures  # full mode only
 
 
 @pytest.mark.browser
 def test_run_all_quick_prints_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for label in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)", "(j)", "(m)"):
+    labels = ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)", "(j)", "(l)", "(m)")
+    for label in labels:
         assert f"== {label}" in out
     assert "MISSED" not in out and "-> MET" not in out
