@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,6 @@ from gateway.cli.output import EXIT_OK, fail, run_async, setup_logging
 
 if TYPE_CHECKING:
     from central.config import CentralConfig
-    from central.fhir.settings import DeliverySettings, FhirSettings
     from central.metrics import MetricsHandle
     from central.service import CentralService
     from central.store import CentralStore
@@ -89,10 +89,7 @@ async def _central(args: argparse.Namespace) -> int:
                     f"metrics.listen {listen.host}:{listen.port}: cannot listen ({exc.strerror}); "
                     "is another central or exporter on that port?"
                 )
-        if config.delivery is not None and config.fhir is not None:
-            await _run_with_delivery(service, store, config.delivery, config.fhir)
-        else:
-            await service.run()
+        await _run_all(service, store, config)
     finally:
         if metrics is not None:
             await asyncio.to_thread(metrics.close)
@@ -100,29 +97,38 @@ async def _central(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _run_with_delivery(
-    service: CentralService, store: CentralStore, delivery: DeliverySettings, fhir: FhirSettings
-) -> None:
-    """The service and the SATUSEHAT delivery worker, ended together."""
+async def _run_all(service: CentralService, store: CentralStore, config: CentralConfig) -> None:
+    """The service, the fleet monitor and (when configured) SATUSEHAT delivery, ended together.
+
+    One task group: a part that ends by a bug (each retries everything else itself) ends the
+    others visibly instead of leaving central half-working.
+    """
+    import dataclasses
     import functools
 
-    from central.delivery_store import DeliveryStore
-    from central.fhir.bundle import entries_for
-    from central.fhir.delivery import DeliveryWorker
+    from central.fleet import FleetMonitor
 
-    worker = DeliveryWorker(
-        delivery, DeliveryStore(store.engine), functools.partial(entries_for, settings=fhir)
+    broker = config.broker_settings
+    # Its own client id: the broker would drop one of two connections sharing one.
+    fleet = FleetMonitor(
+        store.engine, dataclasses.replace(broker, client_id=f"{broker.client_id}-fleet")
     )
-    _LOGGER.info("central: delivering FHIR R4 Bundles to %s", delivery.base_url)
-    task = worker.start()
-    try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(service.run(), name="central-service")
-            # A worker that ends (it only does on a bug: it retries everything else) must not
-            # end the service silently: the group ends both and the error surfaces.
-            group.create_task(_watch(task), name="central-delivery-watch")
-    finally:
-        await worker.stop()
+    async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
+        group.create_task(service.run(), name="central-service")
+        group.create_task(fleet.run(), name="central-fleet")
+        if config.delivery is not None and config.fhir is not None:
+            from central.delivery_store import DeliveryStore
+            from central.fhir.bundle import entries_for
+            from central.fhir.delivery import DeliveryWorker
+
+            worker = DeliveryWorker(
+                config.delivery,
+                DeliveryStore(store.engine),
+                functools.partial(entries_for, settings=config.fhir),
+            )
+            _LOGGER.info("central: delivering FHIR R4 Bundles to %s", config.delivery.base_url)
+            stack.push_async_callback(worker.stop)
+            group.create_task(_watch(worker.start()), name="central-delivery-watch")
 
 
 async def _watch(task: asyncio.Task[None]) -> None:
