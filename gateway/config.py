@@ -26,6 +26,9 @@ from gateway.errors import ConfigError
 class GatewaySection:
     id: str = "gw-001"
     site_id: str = ""
+    # "kiosk" (a fixed site with Wi-Fi) or "kit" (a kader's portable kit, often offline for
+    # days): central's fleet page judges them differently (a kit is expected to be away).
+    kind: str = "kiosk"
     state_dir: str = "/var/lib/gempita"
     timezone: str = DEFAULT_SITE_TZ  # WITA: Balikpapan's wall clock
     log_level: str = "INFO"
@@ -228,6 +231,8 @@ def _validate(config: Config) -> None:
     g, o, m = config.gateway, config.outbox, config.mqtt
     if not g.id or not all(c.isalnum() or c in "-_" for c in g.id):
         raise ConfigError(f"gateway.id: {g.id!r} must be letters, digits, '-' or '_' only")
+    if g.kind not in ("kiosk", "kit"):
+        raise ConfigError(f"gateway.kind: {g.kind!r} must be 'kiosk' or 'kit'")
     zone_error = _zone_error("gateway.timezone", g.timezone)
     if zone_error is not None:
         raise zone_error

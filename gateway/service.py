@@ -170,6 +170,7 @@ class Gateway:
         """Status for the retained status topic and the status file (cheap: no DB query)."""
         return {
             "site_id": self.config.gateway.site_id or None,
+            "kind": self.config.gateway.kind,
             "outbox": self._last_counts,
             "alarms": self.outbox.alarms.as_list()
             + ([f"status_file: {self.status_file_error}"] if self.status_file_error else []),

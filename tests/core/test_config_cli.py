@@ -35,6 +35,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ("[outbox]\nmax_readings = 'many'\n", "outbox.max_readings: expected a whole number"),
         ("[outbox]\nsynchronous = 'off'\n", "outbox.synchronous"),
         ("[gateway]\nid = 'gw 1'\n", "gateway.id"),
+        ("[gateway]\nkind = 'van'\n", "gateway.kind: 'van' must be 'kiosk' or 'kit'"),
         ("[gateway]\ntimezone = 'Mars/Olympus'\n", "gateway.timezone: unknown time zone"),
         ("[brokr]\n", "brokr: unknown section"),
         ("[[devices]]\nname = 'a'\ntransport = 'usb'\n", "devices[0].transport"),

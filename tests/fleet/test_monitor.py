@@ -72,7 +72,7 @@ async def test_the_last_will_turns_a_killed_gateway_offline(
 ) -> None:
     store = await asyncio.to_thread(CentralStore, central_db_url)
     config = write_gateway_config(
-        tmp_path / "gateway.toml", tmp_path / "gw", mosquitto.url, device_records=20
+        tmp_path / "gateway.toml", tmp_path / "gw", mosquitto.url, device_records=20, kind="kit"
     )
     gateway = gateway_process(config, tmp_path / "gateway.log").start()
     try:
@@ -93,6 +93,7 @@ async def test_the_last_will_turns_a_killed_gateway_offline(
             await wait_for(device_listed, 30, "the gateway's device in its row")
             row = (await rows(store))["gw-001"]
             assert row.site_id == "fault-test" and row.version
+            assert row.kind == "kit"  # gateway.kind, carried by the retained status
             applied = (monitor.stats.applied, second.stats.applied)
             gateway.kill()  # SIGKILL: the broker, not the gateway, says it is gone
             await wait_for(

@@ -81,7 +81,13 @@ def gateway_process(config: Path, log: Path) -> GempitaProcess:
 
 
 def write_gateway_config(
-    path: Path, state_dir: Path, broker_url: str, *, device_records: int = 0, extra: str = ""
+    path: Path,
+    state_dir: Path,
+    broker_url: str,
+    *,
+    device_records: int = 0,
+    extra: str = "",
+    kind: str = "kiosk",
 ) -> Path:
     """A `gempita run` config; with `device_records`, one simulated BP monitor streaming them."""
     device = (
@@ -100,6 +106,7 @@ options = {{ rate_per_s = 200, batch = 5, count = {device_records} }}
 [gateway]
 id = "gw-001"
 site_id = "fault-test"
+kind = "{kind}"
 state_dir = "{state_dir}"
 
 [mqtt]
