@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
+# On the store's metadata, so the models and the migrations are compared as one schema.
+from central.store import metadata
 
 web_users = sa.Table(
     "web_users",

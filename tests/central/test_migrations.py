@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import central.delivery_store  # noqa: F401  (its table is on the store's metadata)
+import central.web.tables  # noqa: F401  (and the web app's)
 from central.store import CentralStore, dead_letters, metadata, readings, upgrade_schema
 from tests.central.helpers import incoming
 
@@ -45,6 +46,11 @@ def test_upgrade_from_empty_matches_the_models(central_db_url: str) -> None:
             "readings",
             "dead_letters",
             "fhir_delivery",
+            "web_users",
+            "web_user_wilayah",
+            "web_sessions",
+            "web_login_failures",
+            "audit_log",
         }
         # The models and the migrations describe the same schema: nothing to autogenerate.
         assert schema_diff(engine) == []

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI
 
 from central.store import upgrade_schema
 from central.web.accounts import AccountStore
@@ -46,3 +53,36 @@ def add_staff(accounts: AccountStore) -> None:
     accounts.add("dina", PASSWORD, Role.DINKES)
     accounts.add("budi", PASSWORD, Role.PUSKESMAS, puskesmas_id="pkm-a", wilayah=WILAYAH_A)
     accounts.add("citra", PASSWORD, Role.COORDINATOR, wilayah=WILAYAH_B)
+
+
+@dataclass
+class Served:
+    url: str
+    app: FastAPI
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[Served]:
+    """The app under a real uvicorn on a free loopback port, in a thread of its own."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(server.serve(),), name="central-web-uvicorn"
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped before it started"
+            assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+            time.sleep(0.02)
+        yield Served(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        loop.close()
