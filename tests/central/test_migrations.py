@@ -12,8 +12,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import central.delivery_store  # noqa: F401  (its table is on the store's metadata)
-import central.web.tables  # noqa: F401  (and the web app's)
+# Imported for their tables, which are on the store's metadata.
+import central.delivery_store
+import central.web.tables  # noqa: F401
 from central.store import CentralStore, dead_letters, metadata, readings, upgrade_schema
 from tests.central.helpers import incoming
 

@@ -14,7 +14,9 @@ from central.web.tables import web_users
 from .helpers import PASSWORD, WILAYAH_A, EpochClock, add_staff
 
 
-def test_an_account_is_stored_hashed_and_signs_in(accounts: AccountStore, engine: sa.Engine) -> None:
+def test_an_account_is_stored_hashed_and_signs_in(
+    accounts: AccountStore, engine: sa.Engine
+) -> None:
     add_staff(accounts)
     with engine.connect() as conn:
         stored = conn.execute(sa.select(web_users.c.password_hash)).scalars().all()

@@ -28,7 +28,14 @@ def test_each_hash_has_its_own_salt() -> None:
 
 @pytest.mark.parametrize(
     "stored",
-    ["", "plain", "scrypt$1$2$3", "bcrypt$a$b$c$d$e", "scrypt$x$8$1$AAAA$AAAA", "scrypt$16$8$1$!$!"],
+    [
+        "",
+        "plain",
+        "scrypt$1$2$3",
+        "bcrypt$a$b$c$d$e",
+        "scrypt$x$8$1$AAAA$AAAA",
+        "scrypt$16$8$1$!$!",
+    ],
 )
 def test_a_damaged_hash_verifies_nothing(stored: str) -> None:
     assert not verify_password("anything", stored)

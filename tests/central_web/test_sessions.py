@@ -11,7 +11,9 @@ from central.web.tables import web_sessions
 from .helpers import PASSWORD, EpochClock, add_staff
 
 
-def _signed_in(accounts: AccountStore, engine: sa.Engine, clock: EpochClock) -> tuple[SessionStore, str]:
+def _signed_in(
+    accounts: AccountStore, engine: sa.Engine, clock: EpochClock
+) -> tuple[SessionStore, str]:
     add_staff(accounts)
     principal = accounts.login("dina", PASSWORD).principal
     assert principal is not None
