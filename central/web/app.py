@@ -261,6 +261,8 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
             message = text("login_wrong", _lang(request))
             return login_page(request, 401, message=message, username=username)
         principal = result.principal
+        # Sessions nobody came back to are otherwise only deleted when their cookie returns.
+        web.sessions.sweep()
         token = web.sessions.create(principal, address)
         web.auditor.audit(principal, Action.LOGIN, "", address)
         _LOGGER.info("web: %s signed in (%s)", principal.username, principal.role)
