@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import os
 
-# 64 MiB per hash: costly for a guessing rig, still well under a second on central's server.
+# Memory-hard enough that a guessing rig pays dearly for every try; a staff member signs in
+# rarely, so the cost is felt by attackers, not by users.
 _N, _R, _P = 2**16, 8, 1
 _DKLEN = 32
 _MAXMEM = 256 * 1024 * 1024
