@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 
 from central.errors import CentralConfigError
 from central.fhir.settings import DeliverySettings, FhirSettings
+from central.web.settings import WebSettings
 from core.mqtt import BrokerSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///central.db"
@@ -72,6 +73,7 @@ class CentralConfig:
     fhir: FhirSettings | None = None  # None: no [fhir] table, FHIR output not configured
     delivery: DeliverySettings | None = None  # None: no [fhir.delivery], nothing is POSTed
     metrics: MetricsListen | None = None  # None: no /metrics endpoint
+    web: WebSettings | None = None  # None: [web] listen unset, no staff web app
     log_level: str = "INFO"
     source: str = "<defaults>"
 
@@ -119,6 +121,12 @@ class _Table:
             raise CentralConfigError(f"{self.name(key)}: expected a whole number, got {value!r}")
         if not low <= value <= high:
             raise CentralConfigError(f"{self.name(key)}: must be between {low} and {high}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            raise CentralConfigError(f"{self.name(key)}: expected true or false, got {value!r}")
         return value
 
     def seconds(self, key: str, default: float) -> float:
@@ -346,16 +354,49 @@ def _fhir(raw: object, base_dir: Path) -> tuple[FhirSettings, DeliverySettings |
     return settings, delivery
 
 
+def _listen(where: str, listen: str, example: str) -> MetricsListen:
+    host, sep, port_text = listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise CentralConfigError(f"{where}: {listen!r} is not host:port like {example}")
+    return MetricsListen(host=host, port=int(port_text))
+
+
 def _metrics(raw: object) -> MetricsListen | None:
     t = _Table("metrics", raw, ["listen"])
     listen = t.text("listen").strip()
     if not listen:
         return None
-    host, sep, port_text = listen.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise CentralConfigError(f"metrics.listen: {listen!r} is not host:port like 127.0.0.1:9464")
-    return MetricsListen(host=host, port=int(port_text))
+    return _listen("metrics.listen", listen, "127.0.0.1:9464")
+
+
+def _web(raw: object) -> WebSettings | None:
+    t = _Table(
+        "web",
+        raw,
+        [
+            "listen",
+            "secure_cookies",
+            "session_idle_s",
+            "login_max_failures",
+            "login_window_s",
+            "login_lockout_s",
+        ],
+    )
+    defaults = WebSettings()
+    # Every key is checked even when listen is off, so a typo shows before it is switched on.
+    settings = WebSettings(
+        secure_cookies=t.flag("secure_cookies", defaults.secure_cookies),
+        session_idle_s=t.seconds("session_idle_s", defaults.session_idle_s),
+        login_max_failures=t.whole("login_max_failures", defaults.login_max_failures, 1, 100),
+        login_window_s=t.seconds("login_window_s", defaults.login_window_s),
+        login_lockout_s=t.seconds("login_lockout_s", defaults.login_lockout_s),
+    )
+    listen = t.text("listen").strip()
+    if not listen:
+        return None
+    where = _listen("web.listen", listen, "127.0.0.1:8480")
+    return dataclasses.replace(settings, host=where.host, port=where.port)
 
 
 def _log_level(raw: object) -> str:
@@ -366,7 +407,7 @@ def _log_level(raw: object) -> str:
     return level
 
 
-_SECTIONS = ("broker", "database", "fhir", "metrics", "log")
+_SECTIONS = ("broker", "database", "fhir", "metrics", "web", "log")
 
 
 def parse_central_config(
@@ -387,6 +428,7 @@ def parse_central_config(
         fhir=fhir,
         delivery=delivery,
         metrics=_metrics(data.get("metrics", {})),
+        web=_web(data.get("web", {})),
         log_level=_log_level(data.get("log", {})),
         source=source,
     )

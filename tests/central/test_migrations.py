@@ -12,9 +12,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-# Their tables are on the store's metadata; one noqa serves both, as they bind one name.
+# Imported for their tables, which are on the store's metadata; one noqa serves them all, as
+# they bind one name.
 import central.delivery_store
-import central.fleet_store  # noqa: F401
+import central.fleet_store
+import central.web.tables  # noqa: F401
 from central.store import CentralStore, dead_letters, metadata, readings, upgrade_schema
 from tests.central.helpers import incoming
 
@@ -49,6 +51,11 @@ def test_upgrade_from_empty_matches_the_models(central_db_url: str) -> None:
             "fhir_delivery",
             "fleet_gateways",
             "fleet_events",
+            "web_users",
+            "web_user_wilayah",
+            "web_sessions",
+            "web_login_failures",
+            "audit_log",
         }
         # The models and the migrations describe the same schema: nothing to autogenerate.
         assert schema_diff(engine) == []

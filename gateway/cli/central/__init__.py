@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Protocol
 
-from gateway.cli.central import export_fhir, import_bundle, run, status
+from gateway.cli.central import export_fhir, import_bundle, run, status, users
 from gateway.cli.central.options import CONFIG_EPILOG, add_shared, apply_config
 from gateway.cli.output import Handler, Subcommands
 
@@ -22,7 +22,7 @@ class _Command(Protocol):
 
 
 # Each module adds one command under `gempita central`, in the order --help lists them.
-COMMANDS: tuple[_Command, ...] = (status, export_fhir, import_bundle)
+COMMANDS: tuple[_Command, ...] = (status, users, export_fhir, import_bundle)
 
 _DESCRIPTION = """\
 Without COMMAND: run the central service. It subscribes to every gateway's readings

@@ -33,6 +33,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "cert_file": ("broker", "cert_file"),
     "key_file": ("broker", "key_file"),
     "metrics_listen": ("metrics", "listen"),
+    "web_listen": ("web", "listen"),
 }
 _PATH_FLAGS = {"ca_file", "cert_file", "key_file"}
 
@@ -51,6 +52,8 @@ configuration:
     [fhir.delivery]  base_url, token_url, client_id_file, client_secret_file, batch_size,
                      timeout_s, retry_initial_s, retry_cap_s (present: delivery is on)
     [metrics]        listen = "host:port" (absent: no /metrics)
+    [web]            listen = "host:port" (absent: no staff web app), secure_cookies,
+                     session_idle_s, login_max_failures, login_window_s, login_lockout_s
     [log]            level
   Every key is explained in central.example.toml at the top of the source tree. An
   unknown key, a bad value or a missing file stops central with exit status 2 and a
@@ -58,7 +61,7 @@ configuration:
 
 precedence (highest first):
   1. a flag on the command line (--db, --log-level, --broker, --client-id, --ca-file,
-     --cert-file, --key-file)
+     --cert-file, --key-file, --metrics-listen, --web-listen)
   2. the config file
   3. the built-in defaults
 """

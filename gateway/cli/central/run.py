@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
+import socket
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.output import EXIT_OK, fail, run_async, setup_logging
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from central.config import CentralConfig
     from central.metrics import MetricsHandle
     from central.service import CentralService
     from central.store import CentralStore
+    from central.web.settings import WebSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -89,7 +96,16 @@ async def _central(args: argparse.Namespace) -> int:
                     f"metrics.listen {listen.host}:{listen.port}: cannot listen ({exc.strerror}); "
                     "is another central or exporter on that port?"
                 )
-        await _run_all(service, store, config)
+        web_sock: socket.socket | None = None
+        if config.web is not None:
+            try:
+                web_sock = _bind(config.web.host, config.web.port)
+            except OSError as exc:
+                return fail(
+                    f"web.listen {config.web.host}:{config.web.port}: cannot listen "
+                    f"({exc.strerror}); is another central on that port?"
+                )
+        await _run_all(service, store, config, web_sock)
     finally:
         if metrics is not None:
             await asyncio.to_thread(metrics.close)
@@ -97,11 +113,17 @@ async def _central(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _run_all(service: CentralService, store: CentralStore, config: CentralConfig) -> None:
+async def _run_all(
+    service: CentralService,
+    store: CentralStore,
+    config: CentralConfig,
+    web_sock: socket.socket | None,
+) -> None:
     """The service, the fleet monitor and (when configured) SATUSEHAT delivery, ended together.
 
     One task group: a part that ends by a bug (each retries everything else itself) ends the
-    others visibly instead of leaving central half-working.
+    others visibly instead of leaving central half-working. The staff web app is apart: losing
+    the pages must not stop central storing readings.
     """
     import dataclasses
     import functools
@@ -114,6 +136,13 @@ async def _run_all(service: CentralService, store: CentralStore, config: Central
         store.engine, dataclasses.replace(broker, client_id=f"{broker.client_id}-fleet")
     )
     async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
+        if web_sock is not None and config.web is not None:
+            web = asyncio.create_task(
+                _serve_web(store.engine, config.web, web_sock), name="central-web"
+            )
+            web.add_done_callback(_web_stopped)
+            # Stopped after the group: a page being answered finishes.
+            stack.push_async_callback(_stop, web)
         group.create_task(service.run(), name="central-service")
         group.create_task(fleet.run(), name="central-fleet")
         if config.delivery is not None and config.fhir is not None:
@@ -136,6 +165,73 @@ async def _watch(task: asyncio.Task[None]) -> None:
     raise RuntimeError("the FHIR delivery worker stopped")
 
 
+def _web_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The service goes on storing readings: losing the pages must not lose data.
+        _LOGGER.error("central: the web app stopped: %s", type(task.exception()).__name__)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a taken port is our error message, not uvicorn's
+    exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve_web(engine: Engine, settings: WebSettings, sock: socket.socket) -> None:
+    """Central's staff web app under uvicorn, on the service's own event loop."""
+    # Imported in a thread: reading FastAPI's and Jinja's modules from disk would stall the
+    # loop the MQTT service already runs on.
+    await asyncio.to_thread(importlib.import_module, "central.web.app")
+    import uvicorn
+
+    from central.web.app import create_app
+
+    class _Server(uvicorn.Server):
+        # The service owns SIGTERM/SIGINT (run_async cancels it; it stops this task).
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    app = create_app(engine, settings, time.time)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,  # query strings carry audit filters; pages log what matters
+            ws="none",
+            lifespan="off",
+        )
+    )
+    host, port = sock.getsockname()[:2]
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="central-web-http")
+    _LOGGER.info("central: web app on http://%s:%s", host, port)
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        raise
+    finally:
+        sock.close()
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The service's own options (those shared by every central command: options.py)."""
     p.add_argument(
@@ -154,5 +250,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         metavar="HOST:PORT",
         help="serve Prometheus /metrics there (METRICS.md), overrides metrics.listen (default off)",
+    )
+    p.add_argument(
+        "--web-listen",
+        metavar="HOST:PORT",
+        help="serve the staff web app there (accounts: `gempita central users`), "
+        "overrides web.listen (default off)",
     )
     p.add_argument("--print", action="store_true", help="print each newly stored reading")

@@ -1,0 +1,24 @@
+"""What the web app is told by central's [web] table (central/config.py checks it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A staff member who walks away from a shared Puskesmas PC is signed out after this long.
+DEFAULT_SESSION_IDLE_S = 30 * 60
+DEFAULT_LOGIN_MAX_FAILURES = 5
+DEFAULT_LOGIN_WINDOW_S = 15 * 60
+DEFAULT_LOGIN_LOCKOUT_S = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    # On behind an https reverse proxy: the session cookie is then never sent in clear.
+    secure_cookies: bool = False
+    session_idle_s: float = DEFAULT_SESSION_IDLE_S
+    login_max_failures: int = DEFAULT_LOGIN_MAX_FAILURES
+    login_window_s: float = DEFAULT_LOGIN_WINDOW_S
+    login_lockout_s: float = DEFAULT_LOGIN_LOCKOUT_S
+    page_size: int = 50
