@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from central.errors import CentralConfigError
 from central.fhir.settings import DeliverySettings, FhirSettings
 from central.web.settings import WebSettings
+from central.wilayah import load_wilayah
 from core.mqtt import BrokerSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///central.db"
@@ -370,7 +371,7 @@ def _metrics(raw: object) -> MetricsListen | None:
     return _listen("metrics.listen", listen, "127.0.0.1:9464")
 
 
-def _web(raw: object) -> WebSettings | None:
+def _web(raw: object, base_dir: Path) -> WebSettings | None:
     t = _Table(
         "web",
         raw,
@@ -381,6 +382,7 @@ def _web(raw: object) -> WebSettings | None:
             "login_max_failures",
             "login_window_s",
             "login_lockout_s",
+            "wilayah_file",
         ],
     )
     defaults = WebSettings()
@@ -392,6 +394,9 @@ def _web(raw: object) -> WebSettings | None:
         login_window_s=t.seconds("login_window_s", defaults.login_window_s),
         login_lockout_s=t.seconds("login_lockout_s", defaults.login_lockout_s),
     )
+    wilayah_file = t.path("wilayah_file", base_dir)
+    if wilayah_file:
+        settings = dataclasses.replace(settings, wilayah=load_wilayah(Path(wilayah_file)))
     listen = t.text("listen").strip()
     if not listen:
         return None
@@ -428,7 +433,7 @@ def parse_central_config(
         fhir=fhir,
         delivery=delivery,
         metrics=_metrics(data.get("metrics", {})),
-        web=_web(data.get("web", {})),
+        web=_web(data.get("web", {}), base),
         log_level=_log_level(data.get("log", {})),
         source=source,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from central.wilayah import Wilayah
 
 # A staff member who walks away from a shared Puskesmas PC is signed out after this long.
 DEFAULT_SESSION_IDLE_S = 30 * 60
@@ -22,3 +24,5 @@ class WebSettings:
     login_window_s: float = DEFAULT_LOGIN_WINDOW_S
     login_lockout_s: float = DEFAULT_LOGIN_LOCKOUT_S
     page_size: int = 50
+    # The city's kecamatan, kelurahan and sites ([web] wilayah_file); empty: none configured.
+    wilayah: Wilayah = field(default_factory=Wilayah)
