@@ -60,6 +60,18 @@ class BrokerSection:
 
 
 @dataclass(frozen=True, slots=True)
+class BundlesSection:
+    """Central's side of the USB path (`gempita central import`). Empty names are allowed
+    here, because the service itself never reads a bundle; the import command refuses to
+    start without them and names the key."""
+
+    ca_file: str = ""  # the deployment CA every gateway's signing certificate comes from
+    cert_file: str = ""  # central's EC certificate, signs the receipt files
+    key_file: str = ""
+    x25519_key_file: str = ""  # hex; the private half of the key gateways encrypt bundles to
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsListen:
     host: str
     port: int
@@ -72,6 +84,7 @@ class CentralConfig:
     fhir: FhirSettings | None = None  # None: no [fhir] table, FHIR output not configured
     delivery: DeliverySettings | None = None  # None: no [fhir.delivery], nothing is POSTed
     metrics: MetricsListen | None = None  # None: no /metrics endpoint
+    bundles: BundlesSection = field(default_factory=BundlesSection)
     log_level: str = "INFO"
     source: str = "<defaults>"
 
@@ -346,6 +359,19 @@ def _fhir(raw: object, base_dir: Path) -> tuple[FhirSettings, DeliverySettings |
     return settings, delivery
 
 
+def _bundles(raw: object, base_dir: Path) -> BundlesSection:
+    known = [f.name for f in dataclasses.fields(BundlesSection)]
+    t = _Table("bundles", raw, known)
+    section = BundlesSection(**{key: t.path(key, base_dir) for key in known})
+    if bool(section.cert_file) != bool(section.key_file):
+        raise CentralConfigError("bundles.cert_file and bundles.key_file must be given together")
+    for key in known:
+        path = getattr(section, key)
+        if path:
+            _existing_file(f"bundles.{key}", path)
+    return section
+
+
 def _metrics(raw: object) -> MetricsListen | None:
     t = _Table("metrics", raw, ["listen"])
     listen = t.text("listen").strip()
@@ -366,7 +392,7 @@ def _log_level(raw: object) -> str:
     return level
 
 
-_SECTIONS = ("broker", "database", "fhir", "metrics", "log")
+_SECTIONS = ("broker", "database", "fhir", "bundles", "metrics", "log")
 
 
 def parse_central_config(
@@ -387,6 +413,7 @@ def parse_central_config(
         fhir=fhir,
         delivery=delivery,
         metrics=_metrics(data.get("metrics", {})),
+        bundles=_bundles(data.get("bundles", {}), base),
         log_level=_log_level(data.get("log", {})),
         source=source,
     )

@@ -33,8 +33,22 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "cert_file": ("broker", "cert_file"),
     "key_file": ("broker", "key_file"),
     "metrics_listen": ("metrics", "listen"),
+    # `gempita central import` only: its --ca-file/--cert/--key are the bundle keys, not
+    # the broker's, so they get their own dests.
+    "bundles_ca_file": ("bundles", "ca_file"),
+    "bundles_cert_file": ("bundles", "cert_file"),
+    "bundles_key_file": ("bundles", "key_file"),
+    "bundles_x25519_key_file": ("bundles", "x25519_key_file"),
 }
-_PATH_FLAGS = {"ca_file", "cert_file", "key_file"}
+_PATH_FLAGS = {
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "bundles_ca_file",
+    "bundles_cert_file",
+    "bundles_key_file",
+    "bundles_x25519_key_file",
+}
 
 CONFIG_EPILOG = f"""\
 configuration:
@@ -50,6 +64,8 @@ configuration:
                      subject_identifier, pseudonym_system, nik_private_key_file
     [fhir.delivery]  base_url, token_url, client_id_file, client_secret_file, batch_size,
                      timeout_s, retry_initial_s, retry_cap_s (present: delivery is on)
+    [bundles]        ca_file, cert_file, key_file, x25519_key_file: what
+                     `gempita central import` verifies, decrypts and signs receipts with
     [metrics]        listen = "host:port" (absent: no /metrics)
     [log]            level
   Every key is explained in central.example.toml at the top of the source tree. An
@@ -58,7 +74,8 @@ configuration:
 
 precedence (highest first):
   1. a flag on the command line (--db, --log-level, --broker, --client-id, --ca-file,
-     --cert-file, --key-file)
+     --cert-file, --key-file; for `import`: --ca-file, --cert, --key, --x25519-key
+     over [bundles])
   2. the config file
   3. the built-in defaults
 """
