@@ -188,10 +188,13 @@ def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "import",
         help="import bundles carried from gateways (USB stick), write their receipts",
-        description="Verify each bundle (signed by a gateway certificate from --ca-file, "
-        "encrypted to central's key), store its readings once by id into --db, and write a "
-        "receipt signed with central's certificate. A bad bundle is refused whole. A "
-        "directory means every *.gempita-bundle in it. Exit 1 if any bundle was refused.",
+        description="Verify each bundle (signed by a gateway certificate from the deployment's "
+        "CA, encrypted to central's X25519 key), store its readings once by id into --db, and "
+        "write a receipt signed with central's certificate. The four key files come from the "
+        "[bundles] table of central's configuration (--config), each flag below overriding "
+        "its key; one given nowhere stops the import with exit 2 naming it. A bad bundle is "
+        "refused whole. A directory means every *.gempita-bundle in it. Exit 1 if any bundle "
+        "was refused.",
     )
     add_shared(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="bundle files or directories")
