@@ -62,6 +62,18 @@ class BrokerSection:
 
 
 @dataclass(frozen=True, slots=True)
+class BundlesSection:
+    """Central's side of the USB path (`gempita central import`). Empty names are allowed
+    here, because the service itself never reads a bundle; the import command refuses to
+    start without them and names the key."""
+
+    ca_file: str = ""  # the deployment CA every gateway's signing certificate comes from
+    cert_file: str = ""  # central's EC certificate, signs the receipt files
+    key_file: str = ""
+    x25519_key_file: str = ""  # hex; the private half of the key gateways encrypt bundles to
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsListen:
     host: str
     port: int
@@ -75,6 +87,7 @@ class CentralConfig:
     delivery: DeliverySettings | None = None  # None: no [fhir.delivery], nothing is POSTed
     metrics: MetricsListen | None = None  # None: no /metrics endpoint
     web: WebSettings | None = None  # None: [web] listen unset, no staff web app
+    bundles: BundlesSection = field(default_factory=BundlesSection)
     log_level: str = "INFO"
     source: str = "<defaults>"
 
@@ -363,6 +376,19 @@ def _listen(where: str, listen: str, example: str) -> MetricsListen:
     return MetricsListen(host=host, port=int(port_text))
 
 
+def _bundles(raw: object, base_dir: Path) -> BundlesSection:
+    known = [f.name for f in dataclasses.fields(BundlesSection)]
+    t = _Table("bundles", raw, known)
+    section = BundlesSection(**{key: t.path(key, base_dir) for key in known})
+    if bool(section.cert_file) != bool(section.key_file):
+        raise CentralConfigError("bundles.cert_file and bundles.key_file must be given together")
+    for key in known:
+        path = getattr(section, key)
+        if path:
+            _existing_file(f"bundles.{key}", path)
+    return section
+
+
 def _metrics(raw: object) -> MetricsListen | None:
     t = _Table("metrics", raw, ["listen"])
     listen = t.text("listen").strip()
@@ -412,7 +438,7 @@ def _log_level(raw: object) -> str:
     return level
 
 
-_SECTIONS = ("broker", "database", "fhir", "metrics", "web", "log")
+_SECTIONS = ("broker", "database", "fhir", "bundles", "metrics", "web", "log")
 
 
 def parse_central_config(
@@ -434,6 +460,7 @@ def parse_central_config(
         delivery=delivery,
         metrics=_metrics(data.get("metrics", {})),
         web=_web(data.get("web", {}), base),
+        bundles=_bundles(data.get("bundles", {}), base),
         log_level=_log_level(data.get("log", {})),
         source=source,
     )

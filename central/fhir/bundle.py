@@ -1,7 +1,8 @@
 """Transaction-Bundle entries for one stored reading, every one a conditional create.
 
 Each entry is POSTed with `ifNoneExist: identifier=<system>|<value>`: the reading id is the
-Observation's identifier and the device id the Device's, so sending a reading twice (a retry,
+Observation's identifier (with a suffix per Observation, `-coincident-time` for the PHD
+IG's coincident timestamp) and the device id the Device's, so sending a reading twice (a retry,
 a second instance, a re-export) finds the resources made the first time instead of doubling
 them. References between entries use the deterministic `urn:uuid:` fullUrls.
 """

@@ -54,7 +54,8 @@ class ExportCounts:
 
 
 def _device_reference(resource: FhirResource) -> str:
-    return f"Device/{resource.uuid}"
+    # Also an Observation: a measurement names its coincident timestamp (resources.py).
+    return f"{resource.resource_type}/{resource.uuid}"
 
 
 def _condition(since: datetime, by: Since) -> sa.ColumnElement[bool]:

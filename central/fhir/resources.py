@@ -17,6 +17,18 @@ Choices the specifications leave open, and why:
 - Time quality goes on every Observation as an extension (a code a consumer can filter on); a
   reading whose clock could not be trusted (stamped on receipt, or unknown) also carries a note
   in words, as the PHD IG asks that such times not be presented as the device's.
+- A reading whose time the gateway corrected for the meter's clock (time quality
+  `device_clock`, with the offset it measured) gets the PHD IG's coincident-timestamp
+  Observation (profile PhdCoincidentTimeStampObservation; code MDC_ATTR_TIME_ABS, 67975 in
+  urn:iso:std:iso:11073:10101; https://hl7.org/fhir/uv/phd/coincidentTime.html): the
+  gateway's time in effectiveDateTime and what the meter's clock read at that moment in
+  valueDateTime, so the meter's own timestamp can be recovered. The pair is taken at the
+  measurement: measured_at (gateway timeline) and measured_at plus the offset (the meter's
+  timeline), both in UTC, because the meter's own text has no zone. Each measurement links
+  to it twice, as both editions of the IG ask: `derivedFrom` (STU 1) and the
+  CoincidentTimeStampReference extension (STU 2). The IG's examples give a coincident
+  timestamp no identifier, as a gateway creates each once; central re-sends (retries, a
+  second instance), so it has one, `<reading id>-coincident-time`, for If-None-Exist.
 - The meter is identified by the gateway's device id. With a serial number that id is the
   maker and serial, the same on any gateway (a meter moved to another kiosk stays one Device);
   without one it is a port or address, unique only on its gateway, so the gateway id prefixes
@@ -25,12 +37,14 @@ Choices the specifications leave open, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
 import uuid
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +54,7 @@ from central.fhir.errors import NoSubjectError, SubjectError, UnmappableReadingE
 from central.fhir.settings import NIK_SYSTEM, FhirSettings
 from central.records import StoredReading
 from core.errors import PayloadError
-from core.payload import check_reading
+from core.payload import check_reading, parse_rfc3339, rfc3339
 from core.sealing import SealError, unseal
 
 LOINC = "http://loinc.org"
@@ -51,6 +65,12 @@ DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 # FHIR core extension used by the PHD IG for the gateway that relayed a measurement:
 # http://hl7.org/fhir/extensions/StructureDefinition-observation-gatewayDevice.html
 GATEWAY_DEVICE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice"
+# PHD IG: https://hl7.org/fhir/uv/phd/StructureDefinition-PhdCoincidentTimeStampObservation.html
+_PHD = "http://hl7.org/fhir/uv/phd/StructureDefinition/"
+COINCIDENT_TIME_PROFILE = _PHD + "PhdCoincidentTimeStampObservation"
+COINCIDENT_TIME_EXTENSION = _PHD + "CoincidentTimeStampReference"
+MDC = "urn:iso:std:iso:11073:10101"
+MDC_ATTR_TIME_ABS = "67975"
 # FHIR R4 core extension for where an event happened (Observation has no location element).
 EVENT_LOCATION_EXTENSION = "http://hl7.org/fhir/StructureDefinition/event-location"
 
@@ -202,10 +222,13 @@ def _map(
         meter_ref=reference(meter),
         gateway_ref=reference(gateway),
     )
+    coincident = _coincident_time(context)
+    if coincident is not None:
+        context = dataclasses.replace(context, coincident_ref=reference(coincident))
     observations = (
         _blood_pressure(context) if data["kind"] == "blood_pressure" else _glucose(context)
     )
-    return [*devices, *observations]
+    return [*devices, *([coincident] if coincident else []), *observations]
 
 
 # Stands in for a Device the caller already has: only its reference is needed.
@@ -220,6 +243,54 @@ class _Context:
     subject: dict[str, Any]
     meter_ref: str
     gateway_ref: str
+    coincident_ref: str | None = None  # the coincident timestamp, when the time was corrected
+
+
+def _coincident_time(context: _Context) -> FhirResource | None:
+    """The meter's clock beside the gateway's, when the gateway moved the meter's timestamp.
+
+    `synced` (the clock was right or set) and the untrusted qualities (no device time was
+    used) change nothing of the meter's, so they have none.
+    """
+    data = context.data
+    offset = data.get("clock_offset_s")
+    if data["time_quality"] != "device_clock" or offset is None:
+        return None
+    gateway_time = parse_rfc3339(data["measured_at"])
+    try:
+        meter_time = rfc3339(gateway_time + timedelta(seconds=offset))
+    except OverflowError as exc:  # an offset past year 9999: the meter's clock is garbage
+        raise UnmappableReadingError(
+            context.reading_id, "clock_offset_s puts the device clock outside any date"
+        ) from exc
+    settings = context.settings
+    value = f"{context.reading_id}-coincident-time"
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "meta": {"profile": [COINCIDENT_TIME_PROFILE]},
+        "extension": [
+            {"url": GATEWAY_DEVICE_EXTENSION, "valueReference": {"reference": context.gateway_ref}}
+        ],
+        "identifier": [{"system": observation_system(settings), "value": value}],
+        "status": "final",
+        "code": _ABSOLUTE_TIME,
+        "subject": context.subject,
+        "effectiveDateTime": data["measured_at"],
+        "valueDateTime": meter_time,
+        "device": {"reference": context.meter_ref},
+    }
+    if settings.encounter_id:
+        resource["encounter"] = {"reference": f"Encounter/{settings.encounter_id}"}
+    if data.get("device_time"):
+        # The meter's own words, zone-less as it keeps them: what valueDateTime was read from.
+        resource["note"] = [{"text": f"device clock showed {data['device_time']} (local time)"}]
+    return _finish(context, value, resource)
+
+
+_ABSOLUTE_TIME: dict[str, Any] = {
+    "coding": [{"system": MDC, "code": MDC_ATTR_TIME_ABS, "display": "MDC_ATTR_TIME_ABS"}],
+    "text": "MDC_ATTR_TIME_ABS: Absolute time",
+}
 
 
 def _meter(data: dict[str, Any], settings: FhirSettings, uuid_: str, value: str) -> FhirResource:
@@ -312,6 +383,13 @@ def _observation(
                 "valueReference": {"reference": f"Location/{settings.location_id}"},
             }
         )
+    if context.coincident_ref:
+        extensions.append(
+            {
+                "url": COINCIDENT_TIME_EXTENSION,
+                "valueReference": {"reference": context.coincident_ref},
+            }
+        )
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "extension": extensions,
@@ -324,6 +402,8 @@ def _observation(
         "performer": _performers(context),
         "device": {"reference": context.meter_ref},
     }
+    if context.coincident_ref:
+        resource["derivedFrom"] = [{"reference": context.coincident_ref}]
     if settings.encounter_id:
         resource["encounter"] = {"reference": f"Encounter/{settings.encounter_id}"}
     if time_quality in UNTRUSTED_TIME:

@@ -241,6 +241,7 @@ def test_the_example_file_parses(tmp_path: Path) -> None:
         "central.key",
         "satusehat/client_id",
         "satusehat/client_secret",
+        "keys/central.key",
     ):
         (etc / name).parent.mkdir(parents=True, exist_ok=True)
         (etc / name).write_text("file content\n")
@@ -254,6 +255,7 @@ def test_the_example_file_parses(tmp_path: Path) -> None:
     assert config.fhir is not None and config.fhir.subject_identifier == "pseudonym"
     assert config.delivery is not None and config.delivery.client_secret == "file content"
     assert config.metrics is None
+    assert config.bundles.x25519_key_file == str(etc / "keys/central.key")
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -440,3 +442,24 @@ def test_central_connects_over_tls_with_the_files_its_config_names(tmp_path: Pat
         client.disconnect()
         central.stop()
         broker.stop()
+
+
+def test_the_bundles_table_is_checked_and_relative_to_the_file(tmp_path: Path) -> None:
+    for name in ("ca.crt", "central.crt", "central.key", "central.x25519"):
+        (tmp_path / name).write_text("x")
+    table = {
+        "ca_file": "ca.crt",
+        "cert_file": "central.crt",
+        "key_file": "central.key",
+        "x25519_key_file": "central.x25519",
+    }
+    config = parse_central_config({"bundles": table}, base_dir=tmp_path)
+    assert config.bundles.x25519_key_file == str(tmp_path / "central.x25519")
+    assert config.bundles.cert_file == str(tmp_path / "central.crt")
+    assert parse_central_config({}).bundles.ca_file == ""  # the service does not need them
+    assert _error({"bundles": {"cafile": "x"}}).startswith("bundles.cafile: unknown key")
+    assert _error({"bundles": {"cert_file": "c"}}, tmp_path).startswith(
+        "bundles.cert_file and bundles.key_file"
+    )
+    missing = _error({"bundles": {**table, "x25519_key_file": "gone"}}, tmp_path)
+    assert missing.startswith(f"bundles.x25519_key_file: file {tmp_path / 'gone'} does not")

@@ -111,7 +111,14 @@ _DEVICE_NAME_TYPES = {
     "other",
 }
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"}
-_VALUES = ("valueQuantity", "valueString", "valueCodeableConcept", "valueBoolean", "valueInteger")
+_VALUES = (
+    "valueQuantity",
+    "valueString",
+    "valueCodeableConcept",
+    "valueBoolean",
+    "valueInteger",
+    "valueDateTime",
+)
 
 
 def _check_bindings_and_invariants(resource: dict[str, Any]) -> None:

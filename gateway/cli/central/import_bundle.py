@@ -10,9 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.cli.central.options import add_shared
 from gateway.cli.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, Subcommands, fail, setup_logging
+
+if TYPE_CHECKING:  # central imports SQLAlchemy and cryptography: not for `--help`
+    from central.bundle_import import CentralKeys
+    from central.config import BundlesSection
 
 _BUNDLE_SUFFIX = ".gempita-bundle"
 _RECEIPT_SUFFIX = ".gempita-receipt"
@@ -28,20 +33,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         TimeElapsedColumn,
     )
 
-    from central.bundle_import import CentralKeys, import_bundle
+    from central.bundle_import import import_bundle
     from central.store import CentralStore
-    from core.bundle import BundleError, load_signer, load_trust
+    from core.bundle import BundleError
     from core.clock import utc_now
 
     setup_logging(args.log_level or "WARNING")
     try:
-        keys = CentralKeys(
-            x25519_private=_hex_key(Path(args.x25519_key)),
-            trust=load_trust(Path(args.ca_file).read_bytes()),
-            signer=load_signer(Path(args.cert).read_bytes(), Path(args.key).read_bytes()),
-        )
-    except (OSError, ValueError, BundleError) as exc:
-        return fail(f"central's keys: {exc}", EXIT_USAGE)
+        keys = _central_keys(args.central_config.bundles)
+    except _KeyProblem as exc:
+        return fail(str(exc), EXIT_USAGE)
     files = _expand([Path(f) for f in args.files])
     if not files:
         return fail(f"no {_BUNDLE_SUFFIX} files among {' '.join(args.files)}", EXIT_USAGE)
@@ -110,11 +111,66 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def _hex_key(path: Path) -> bytes:
-    raw = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    if len(raw) != 32:
-        raise ValueError(f"{path} must hold central's 32-byte X25519 private key as hex")
-    return raw
+class _KeyProblem(Exception):
+    """One of central's bundle keys is missing or unusable; the message names its key."""
+
+
+# [bundles] key -> the import flag that overrides it, for messages.
+_KEY_FLAGS = {
+    "x25519_key_file": "--x25519-key",
+    "ca_file": "--ca-file",
+    "cert_file": "--cert",
+    "key_file": "--key",
+}
+
+
+def _central_keys(section: BundlesSection) -> CentralKeys:
+    from central.bundle_import import CentralKeys
+    from core.bundle import BundleError, load_signer, load_trust
+
+    for key, flag in _KEY_FLAGS.items():
+        if not getattr(section, key):
+            raise _KeyProblem(
+                f"bundles.{key}: required to import bundles; set it in the [bundles] table "
+                f"of central's configuration or pass {flag}"
+            )
+
+    def read(key: str) -> bytes:
+        path = getattr(section, key)
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise _KeyProblem(f"bundles.{key}: cannot read {path}: {exc.strerror or exc}") from exc
+
+    try:
+        x25519 = _hex_key(read("x25519_key_file"))
+    except ValueError as exc:
+        raise _KeyProblem(
+            f"bundles.x25519_key_file: {section.x25519_key_file} must hold central's "
+            f"32-byte X25519 private key as hex ({exc})"
+        ) from exc
+    try:
+        trust = load_trust(read("ca_file"))
+    except BundleError as exc:
+        raise _KeyProblem(f"bundles.ca_file: {section.ca_file}: {exc}") from exc
+    try:
+        signer = load_signer(read("cert_file"), read("key_file"))
+    except BundleError as exc:
+        raise _KeyProblem(
+            f"bundles.cert_file / bundles.key_file: {section.cert_file}, {section.key_file}: {exc}"
+        ) from exc
+    return CentralKeys(x25519_private=x25519, trust=trust, signer=signer)
+
+
+def _hex_key(raw: bytes) -> bytes:
+    """Never echoes the content: it is a private key."""
+    try:
+        key = bytes.fromhex(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("not hex text") from None
+    if len(key) != 32:
+        raise ValueError(f"it holds {len(key)} bytes")
+    return key
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -132,23 +188,43 @@ def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "import",
         help="import bundles carried from gateways (USB stick), write their receipts",
-        description="Verify each bundle (signed by a gateway certificate from --ca-file, "
-        "encrypted to central's key), store its readings once by id into --db, and write a "
-        "receipt signed with central's certificate. A bad bundle is refused whole. A "
-        "directory means every *.gempita-bundle in it. Exit 1 if any bundle was refused.",
+        description="Verify each bundle (signed by a gateway certificate from the deployment's "
+        "CA, encrypted to central's X25519 key), store its readings once by id into --db, and "
+        "write a receipt signed with central's certificate. The four key files come from the "
+        "[bundles] table of central's configuration (--config), each flag below overriding "
+        "its key; one given nowhere stops the import with exit 2 naming it. A bad bundle is "
+        "refused whole. A directory means every *.gempita-bundle in it. Exit 1 if any bundle "
+        "was refused.",
     )
     add_shared(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="bundle files or directories")
     p.add_argument(
         "--receipts-dir", help="where to write the receipts (default: beside each bundle)"
     )
+    # Each overrides its [bundles] key (options.FLAG_KEYS); without either: exit 2.
     p.add_argument(
         "--x25519-key",
-        required=True,
+        dest="bundles_x25519_key_file",
+        metavar="FILE",
         help="central's X25519 private key, hex (the pair of the gateways' "
-        "kiosk.settings.central_public_key_file)",
+        "kiosk.settings.central_public_key_file); overrides bundles.x25519_key_file",
     )
-    p.add_argument("--ca-file", required=True, help="the deployment's CA certificate")
-    p.add_argument("--cert", required=True, help="central's certificate (`gempita pki central`)")
-    p.add_argument("--key", required=True, help="central's private key")
+    p.add_argument(
+        "--ca-file",
+        dest="bundles_ca_file",
+        metavar="FILE",
+        help="the deployment's CA certificate; overrides bundles.ca_file",
+    )
+    p.add_argument(
+        "--cert",
+        dest="bundles_cert_file",
+        metavar="FILE",
+        help="central's certificate (`gempita pki central`); overrides bundles.cert_file",
+    )
+    p.add_argument(
+        "--key",
+        dest="bundles_key_file",
+        metavar="FILE",
+        help="central's private key; overrides bundles.key_file",
+    )
     p.set_defaults(handler=cmd_import)

@@ -34,8 +34,22 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "key_file": ("broker", "key_file"),
     "metrics_listen": ("metrics", "listen"),
     "web_listen": ("web", "listen"),
+    # `gempita central import` only: its --ca-file/--cert/--key are the bundle keys, not
+    # the broker's, so they get their own dests.
+    "bundles_ca_file": ("bundles", "ca_file"),
+    "bundles_cert_file": ("bundles", "cert_file"),
+    "bundles_key_file": ("bundles", "key_file"),
+    "bundles_x25519_key_file": ("bundles", "x25519_key_file"),
 }
-_PATH_FLAGS = {"ca_file", "cert_file", "key_file"}
+_PATH_FLAGS = {
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "bundles_ca_file",
+    "bundles_cert_file",
+    "bundles_key_file",
+    "bundles_x25519_key_file",
+}
 
 CONFIG_EPILOG = f"""\
 configuration:
@@ -51,6 +65,8 @@ configuration:
                      subject_identifier, pseudonym_system, nik_private_key_file
     [fhir.delivery]  base_url, token_url, client_id_file, client_secret_file, batch_size,
                      timeout_s, retry_initial_s, retry_cap_s (present: delivery is on)
+    [bundles]        ca_file, cert_file, key_file, x25519_key_file: what
+                     `gempita central import` verifies, decrypts and signs receipts with
     [metrics]        listen = "host:port" (absent: no /metrics)
     [web]            listen = "host:port" (absent: no staff web app), secure_cookies,
                      session_idle_s, login_max_failures, login_window_s, login_lockout_s
@@ -61,7 +77,8 @@ configuration:
 
 precedence (highest first):
   1. a flag on the command line (--db, --log-level, --broker, --client-id, --ca-file,
-     --cert-file, --key-file, --metrics-listen, --web-listen)
+     --cert-file, --key-file, --metrics-listen, --web-listen; for `import`: --ca-file,
+     --cert, --key, --x25519-key over [bundles])
   2. the config file
   3. the built-in defaults
 """
