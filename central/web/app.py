@@ -34,6 +34,7 @@ from central.web.headers import SafetyHeaders
 from central.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, pick_language, text
 from central.web.sessions import COOKIE, Session, SessionStore, tokens_match
 from central.web.settings import WebSettings
+from central.web.shared import PageModule, WebApp, client_address
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,21 +65,15 @@ MENU: tuple[_Page, ...] = (
 )
 
 
+# The programme's pages, one module each: `register(app, web, render)` adds its routes (and
+# flips its MENU entry's `ready`). Kept apart so each page is its own file.
+PAGES: tuple[PageModule, ...] = ()
+
+
 class CsrfRefused(Exception):
     """A state-changing request without the session's CSRF token."""
 
 
-@dataclass(slots=True)
-class WebApp:
-    settings: WebSettings
-    accounts: AccountStore
-    sessions: SessionStore
-    auditor: Auditor
-    templates: jinja2.Environment
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
 
 
 def _lang(request: Request) -> str:
@@ -95,6 +90,8 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
         lockout_s=settings.login_lockout_s,
     )
     web = WebApp(
+        engine=engine,
+        clock=clock,
         settings=settings,
         accounts=accounts,
         sessions=SessionStore(engine, accounts, clock, settings.session_idle_s),
@@ -298,6 +295,8 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
     for page in MENU:
         if not page.ready:
             _add_placeholder(app, page, render)
+    for module in PAGES:
+        module.register(app, web, render)
 
     dinkes = require(Role.DINKES)
 

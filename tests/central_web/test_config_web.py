@@ -79,6 +79,7 @@ def test_the_example_file_names_every_web_key() -> None:
         "login_max_failures",
         "login_window_s",
         "login_lockout_s",
+        "wilayah_file",
     }
     # Off as shipped (listen empty), and the rest of its values are accepted.
     assert parse_central_config({"web": raw["web"]}).web is None
