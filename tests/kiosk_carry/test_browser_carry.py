@@ -36,7 +36,7 @@ from gateway.service import Gateway
 from kiosk.security import hash_secret
 from simulators.ble.cli import demo_air, demo_device_configs
 from tests.bundle.keys import Keys, make_keys
-from tests.kiosk.test_browser import ARGS, CHROMIUM, PHONE_VIEW
+from tests.kiosk.test_browser import ARGS, CHROMIUM, PHONE_VIEW, check_page
 from tests.kiosk_e2e.helpers import PROGRAMME_KEY, admin_hash
 from tests.support.mosquitto import free_port
 from tests.support.proxy import CuttableProxy
@@ -173,6 +173,12 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def fits_phone(page: Page) -> None:
+    check_page(page)  # the kiosk's accessibility checks
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_VIEW["width"], f"{page.url} is {width} px wide"
+
+
 def states(page: Page) -> list[str]:
     return [s.strip() for s in page.locator("#carry-list .carry-state").all_inner_texts()]
 
@@ -231,6 +237,7 @@ def test_the_phone_carries_the_bundle_to_central_and_the_receipt_back(
         page.wait_for_selector("body[data-worker='ready']", state="attached")
         page.get_by_role("button", name="Bawa data ke pusat").click()
         wait_states(page, ["Dibawa"])
+        fits_phone(page)
         status = page.get_by_role("status").inner_text()
         assert status.startswith(f"Data diambil: {READINGS} bacaan."), status
         background_sync = bool(page.evaluate("'SyncManager' in self"))
@@ -267,6 +274,7 @@ def test_the_phone_carries_the_bundle_to_central_and_the_receipt_back(
         phone.set_offline(False)
         page.get_by_role("button", name="Kirim sekarang").click()
         wait_states(page, ["Terkirim", "Ditolak pusat"])
+        fits_phone(page)
         refusal = page.get_by_role("alert").inner_text()
         assert "bundle refused, nothing imported" in refusal and "truncated" in refusal
         assert w.central.count() == READINGS
@@ -279,6 +287,7 @@ def test_the_phone_carries_the_bundle_to_central_and_the_receipt_back(
         status = page.get_by_role("status").inner_text()
         assert status == f"Bukti terima diserahkan ke kit: {READINGS} bacaan dikonfirmasi.", status
         assert set(unconfirmed(w).values()) == {"confirmed"}
+        fits_phone(page)
         phone.close()
 
 

@@ -131,3 +131,13 @@ async def test_the_kader_home_offers_the_carry_only_when_central_is_set() -> Non
                 off = await client.post("/kader/bawa/ambil", headers={"x-gempita-csrf": token})
                 assert off.status_code == 503
                 assert "belum diatur" in off.json()["message"]
+
+
+async def test_the_carry_page_speaks_the_kaders_language() -> None:
+    rig = make_rig(central_upload_url=CENTRAL)
+    async with running(rig) as client:
+        indonesian = (await client.get("/kader/bawa/")).text
+        assert "Bawa data ke pusat" in indonesian and "Kirim sekarang" in indonesian
+        english = (await client.get("/kader/bawa/?lang=en")).text
+        assert "Carry data to central" in english and "Send now" in english
+        assert '"carry_state_delivered": "Delivered"' in english  # the script's texts too
