@@ -96,9 +96,11 @@
   function sendNow() {
     send.disabled = true;
     return GempitaCarry.uploadAll().then(function (done) {
-      if (done.failed) { say(T['carry_' + done.failed]); }
-      else if (done.refused) { say(T.carry_state_refused); }
-      else if (done.delivered) { say(T.carry_sent); }
+      var parts = [];
+      if (done.delivered) { parts.push(T.carry_sent); }
+      if (done.refused) { parts.push(T.carry_state_refused + ': ' + done.refused); }
+      if (done.failed) { parts.push(T['carry_' + done.failed]); }
+      if (parts.length) { say(parts.join(' ')); }
       return render().then(function () { return kit(); }).then(function (s) { return handBack(s); });
     }).then(render).finally(function () { send.disabled = false; });
   }
