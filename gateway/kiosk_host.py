@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from drivers.ble.link import ConnectPolicy
     from gateway.service import Gateway
     from kiosk.binding import SessionBinder
+    from kiosk.carry import CarriedBundle, ReceiptApplied
     from kiosk.deps import KioskSettings
     from kiosk.pairing import FoundMeter, PairedMeter
 
@@ -353,6 +354,96 @@ def _pairing(gateway: Gateway) -> BlePairing:
     return BlePairing(assign_simulated, scanner_backend=scanner, client_backend=client)
 
 
+# --- the kader's phone carries the bundles (issue 14 item 2) -------------------------------
+
+
+class BundleCarry:
+    """`kiosk.carry.Carry` over gateway.bundles, with the keys `gempita bundle` uses.
+
+    The keys are read at each call, not at start-up: a kit whose certificate is issued later
+    needs no restart, and a missing key is a message on the kader's page and in the log (it
+    names the setting), never a gateway that does not start.
+    """
+
+    def __init__(self, config: Config, central_public_key: bytes) -> None:
+        self._config = config
+        self._recipient = central_public_key
+
+    @property
+    def gateway_id(self) -> str:
+        return self._config.gateway.id
+
+    def _key_file(self, key: str, value: str) -> bytes:
+        from kiosk.carry import CarryError
+
+        if not value:
+            raise CarryError("carry_err_keys", f"mqtt.{key} is not set (`gempita pki gateway`)")
+        try:
+            return Path(value).read_bytes()
+        except OSError as exc:
+            raise CarryError("carry_err_keys", f"mqtt.{key}: cannot read {value}: {exc}") from exc
+
+    def _export(self) -> list[CarriedBundle]:
+        from core.bundle import BundleError, load_signer
+        from core.clock import utc_now
+        from gateway.bundles import export_bundles
+        from gateway.errors import GatewayError
+        from kiosk.carry import CarriedBundle, CarryError
+
+        mqtt = self._config.mqtt
+        try:
+            signer = load_signer(
+                self._key_file("cert_file", mqtt.cert_file),
+                self._key_file("key_file", mqtt.key_file),
+            )
+            return [
+                CarriedBundle(b.name, b.data, b.count, b.chunk, b.chunks, b.export_id)
+                for b in export_bundles(
+                    self._config.outbox_path,
+                    gateway_id=self._config.gateway.id,
+                    signer=signer,
+                    recipient_public_key=self._recipient,
+                    now=utc_now(),
+                )
+            ]
+        except BundleError as exc:
+            raise CarryError("carry_err_keys", str(exc)) from exc
+        except GatewayError as exc:
+            raise CarryError("carry_err_export", str(exc)) from exc
+
+    def _apply(self, data: bytes) -> ReceiptApplied:
+        from core.bundle import BundleError, load_trust
+        from core.clock import utc_now
+        from gateway.bundles import apply_receipt
+        from gateway.errors import GatewayError
+        from kiosk.carry import CarryError, ReceiptApplied
+
+        try:
+            trust = load_trust(self._key_file("ca_file", self._config.mqtt.ca_file))
+        except BundleError as exc:
+            raise CarryError("carry_err_keys", str(exc)) from exc
+        try:
+            done = apply_receipt(
+                self._config.outbox_path,
+                data,
+                gateway_id=self._config.gateway.id,
+                trust=trust,
+                now=utc_now(),
+            )
+        except BundleError as exc:
+            raise CarryError("carry_err_receipt", str(exc)) from exc
+        except GatewayError as exc:
+            raise CarryError("carry_err_export", str(exc)) from exc
+        return ReceiptApplied(done.confirmed, done.already, done.unknown, done.bundle_sha256)
+
+    # Sealing reads the whole outbox and signs; a receipt writes it: both in a thread.
+    async def export(self) -> list[CarriedBundle]:
+        return await asyncio.to_thread(self._export)
+
+    async def apply_receipt(self, data: bytes) -> ReceiptApplied:
+        return await asyncio.to_thread(self._apply, data)
+
+
 def _build_app(host: KioskHost, gateway: Gateway) -> FastAPI:
     from kiosk.app import create_app
     from kiosk.deps import KioskDeps
@@ -375,6 +466,9 @@ def _build_app(host: KioskHost, gateway: Gateway) -> FastAPI:
             "alarms": gateway.outbox.alarms.as_list(),
         },
         on_settings_changed=lambda settings: save_settings(gateway.config, settings),
+        carry=BundleCarry(gateway.config, host.settings.central_public_key)
+        if host.settings.central_upload_url
+        else None,
     )
     return create_app(deps)
 

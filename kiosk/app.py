@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kiosk import routes_admin, routes_kader, routes_portal, routes_resident
+from kiosk import routes_admin, routes_carry, routes_kader, routes_portal, routes_resident
 from kiosk.context import Kiosk
 from kiosk.deps import KioskDeps
 from kiosk.i18n import text
@@ -45,6 +45,7 @@ def create_app(deps: KioskDeps) -> FastAPI:
     app.include_router(routes_resident.router(kiosk))
     app.add_exception_handler(routes_resident.NoVisitError, routes_resident.back_to_start)
     app.include_router(routes_kader.router(kiosk))
+    app.include_router(routes_carry.router(kiosk))
     app.include_router(routes_admin.router(kiosk))
     app.include_router(routes_portal.router(kiosk))
 

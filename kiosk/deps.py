@@ -15,6 +15,7 @@ from typing import Any
 from core.clock import DEFAULT_SITE_TZ, utc_now
 from core.events import EventBus
 from kiosk.binding import SessionBinder
+from kiosk.carry import Carry
 from kiosk.pairing import Pairing
 
 
@@ -49,6 +50,10 @@ class KioskSettings:
     # Pause between the measuring page's status requests. Each is a long poll (the server
     # answers when the status changes), so this only paces the live cuff-pressure updates.
     poll_interval_ms: int = 50
+    # Central's bundle upload endpoint (central/bundle_upload.py), e.g.
+    # "https://gempita.dinkes.example/api/bundles": where the kader's phone takes the kit's
+    # bundles ("Bawa data ke pusat"). Empty: the kader page does not offer it.
+    central_upload_url: str = ""
 
 
 @dataclass(slots=True)
@@ -70,3 +75,6 @@ class KioskDeps:
     # kit), "published" (the broker acknowledged it) or "confirmed" (central stored it); ids
     # the outbox does not hold are left out. The gateway passes `Outbox.states`.
     reading_states: Callable[[Sequence[str]], Awaitable[Mapping[str, str]]] | None = None
+    # The kader's phone carries the bundles (kiosk/routes_carry.py); the gateway passes its
+    # export and receipt calls (gateway.bundles) with its keys.
+    carry: Carry | None = None

@@ -509,6 +509,80 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "Connected. You can open the kader page.",
     },
     "portal_kader": {"id": "Buka halaman kader", "en": "Open the kader page"},
+    # the kader's phone carries the kit's data to central (routes_carry.py)
+    "carry_title": {"id": "Bawa data ke pusat", "en": "Carry data to central"},
+    "carry_link": {"id": "Bawa data ke pusat (lewat HP)", "en": "Carry data to central (by phone)"},
+    "carry_intro": {
+        "id": "Kit belum tersambung ke pusat. HP Anda bisa membawa datanya: ambil di sini, "
+        "kirim saat HP dapat internet, lalu buka halaman ini lagi di Wi-Fi kit.",
+        "en": "The kit cannot reach central. Your phone can carry its data: take it here, "
+        "send it when the phone is online, then open this page again on the kit's Wi-Fi.",
+    },
+    "carry_take": {"id": "Bawa data ke pusat", "en": "Carry data to central"},
+    "carry_send": {"id": "Kirim sekarang", "en": "Send now"},
+    "carry_list_title": {"id": "Data di HP ini", "en": "Data on this phone"},
+    "carry_state_carried": {"id": "Dibawa", "en": "Carried"},
+    "carry_state_delivered": {"id": "Terkirim", "en": "Delivered"},
+    "carry_state_confirmed": {"id": "Dikonfirmasi", "en": "Confirmed"},
+    "carry_state_refused": {"id": "Ditolak pusat", "en": "Refused by central"},
+    "carry_readings": {"id": "{n} bacaan", "en": "{n} readings"},
+    "carry_none": {"id": "Belum ada data di HP ini.", "en": "No data on this phone yet."},
+    "carry_taken": {
+        "id": "Data diambil: {n} bacaan. Kirim saat HP dapat internet.",
+        "en": "Data taken: {n} readings. Send it when the phone is online.",
+    },
+    "carry_nothing": {
+        "id": "Tidak ada data yang perlu dibawa: semua sudah diterima pusat.",
+        "en": "Nothing to carry: central has confirmed every reading.",
+    },
+    "carry_offline": {
+        "id": "HP belum dapat internet. Data tetap aman di HP; coba lagi nanti.",
+        "en": "The phone is not online. The data stays safe on the phone; try again later.",
+    },
+    "carry_central_down": {
+        "id": "Pusat tidak bisa dihubungi. Data tetap aman di HP; coba lagi nanti.",
+        "en": "Central cannot be reached. The data stays safe on the phone; try again later.",
+    },
+    "carry_sent": {
+        "id": "Terkirim ke pusat. Buka halaman ini lagi di Wi-Fi kit untuk konfirmasi.",
+        "en": "Delivered to central. Open this page again on the kit's Wi-Fi to confirm.",
+    },
+    "carry_handed_back": {
+        "id": "Bukti terima diserahkan ke kit: {n} bacaan dikonfirmasi.",
+        "en": "Receipt handed to the kit: {n} readings confirmed.",
+    },
+    "carry_not_this_kit": {
+        "id": "Untuk kit lain: bawa ke kit {kit}.",
+        "en": "For another kit: take it to kit {kit}.",
+    },
+    "carry_sync_registered": {
+        "id": "HP akan mengirim sendiri begitu ada internet.",
+        "en": "The phone will send it by itself once it is online.",
+    },
+    "carry_no_worker": {
+        "id": "Browser ini tidak bisa menyimpan halaman ini tanpa jaringan (perlu HTTPS).",
+        "en": "This browser cannot keep this page offline (it needs HTTPS).",
+    },
+    "carry_err_login": {
+        "id": "Masuk sebagai kader di Wi-Fi kit dulu.",
+        "en": "Sign in as a kader on the kit's Wi-Fi first.",
+    },
+    "carry_err_unavailable": {
+        "id": "Kit ini belum diatur untuk membawa data lewat HP. Hubungi operator.",
+        "en": "This kit is not set up to carry data by phone. Call the operator.",
+    },
+    "carry_err_keys": {
+        "id": "Kunci kit belum lengkap, data tidak bisa disegel. Hubungi operator.",
+        "en": "The kit's keys are missing, the data cannot be sealed. Call the operator.",
+    },
+    "carry_err_export": {
+        "id": "Data kit tidak bisa dibaca saat ini. Coba lagi, atau hubungi operator.",
+        "en": "The kit's data cannot be read now. Try again, or call the operator.",
+    },
+    "carry_err_receipt": {
+        "id": "Bukti terima ditolak kit: bukan dari pusat atau untuk kit lain.",
+        "en": "The kit refused the receipt: not from central, or for another kit.",
+    },
     # errors
     "error_title": {"id": "Maaf, terjadi gangguan", "en": "Sorry, something went wrong"},
     "error_title_404": {"id": "Halaman tidak ditemukan", "en": "Page not found"},

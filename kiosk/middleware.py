@@ -30,6 +30,9 @@ HEADERS = [
 ]
 
 
+_CSP = b"content-security-policy"
+
+
 class SafetyMiddleware:
     def __init__(self, app: ASGIApp, error_page: Callable[[str], bytes]) -> None:
         self._app = app
@@ -45,9 +48,14 @@ class SafetyMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                names = {name for name, _ in HEADERS}
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in names]
-                message["headers"] = headers + HEADERS
+                given = list(message.get("headers", []))
+                # A page may set the policy for itself (the carry page adds its
+                # scripts, its worker and central); every other header is always ours.
+                own_csp = any(name.lower() == _CSP for name, _ in given)
+                ours = [h for h in HEADERS if not (own_csp and h[0] == _CSP)]
+                names = {name for name, _ in ours}
+                headers = [h for h in given if h[0].lower() not in names]
+                message["headers"] = headers + ours
             await send(message)
 
         try:
