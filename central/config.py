@@ -409,6 +409,7 @@ def _web(raw: object, base_dir: Path) -> WebSettings | None:
             "login_window_s",
             "login_lockout_s",
             "wilayah_file",
+            "upload_origins",
         ],
     )
     defaults = WebSettings()
@@ -420,6 +421,16 @@ def _web(raw: object, base_dir: Path) -> WebSettings | None:
         login_window_s=t.seconds("login_window_s", defaults.login_window_s),
         login_lockout_s=t.seconds("login_lockout_s", defaults.login_lockout_s),
     )
+    origins = t.raw.get("upload_origins", [])
+    if not isinstance(origins, list) or not all(
+        isinstance(o, str) and urlsplit(o).scheme in ("http", "https") and urlsplit(o).hostname
+        for o in origins
+    ):
+        raise CentralConfigError(
+            f"{t.name('upload_origins')}: expected a list of origins like "
+            '["https://kit-07.local"], got ' + repr(origins)
+        )
+    settings = dataclasses.replace(settings, upload_origins=tuple(o.rstrip("/") for o in origins))
     wilayah_file = t.path("wilayah_file", base_dir)
     if wilayah_file:
         settings = dataclasses.replace(settings, wilayah=load_wilayah(Path(wilayah_file)))

@@ -43,6 +43,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Before a session exists the login form is protected by a double-submit cookie instead.
 LOGIN_CSRF_COOKIE = "gempita_central_login_csrf"
 CSRF_FIELD = "csrf_token"
+API_PREFIX = "/api/"
 ANY_ROLE = (Role.DINKES, Role.PUSKESMAS, Role.COORDINATOR)
 
 
@@ -112,7 +113,9 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
         )
         request.state.session = session
         request.state.principal = session.principal if session else None
-        if request.method in _SAFE_METHODS:
+        if request.method in _SAFE_METHODS or request.url.path.startswith(API_PREFIX):
+            # /api/ is for machines (the phone's bundle upload): no session, no cookies; each
+            # request is authenticated by what it carries (a signed, sealed bundle).
             return
         form = await request.form()
         given = form.get(CSRF_FIELD)

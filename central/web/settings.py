@@ -26,3 +26,6 @@ class WebSettings:
     page_size: int = 50
     # The city's kecamatan, kelurahan and sites ([web] wilayah_file); empty: none configured.
     wilayah: Wilayah = field(default_factory=Wilayah)
+    # The kits' origins (https://kit-07.local) whose kader pages may POST a bundle to
+    # /api/bundles from the phone; the upload is authenticated by the bundle's signature.
+    upload_origins: tuple[str, ...] = ()

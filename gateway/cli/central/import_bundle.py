@@ -40,8 +40,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level or "WARNING")
     try:
-        keys = _central_keys(args.central_config.bundles)
-    except _KeyProblem as exc:
+        keys = central_keys(args.central_config.bundles)
+    except KeyProblem as exc:
         return fail(str(exc), EXIT_USAGE)
     files = _expand([Path(f) for f in args.files])
     if not files:
@@ -111,7 +111,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
-class _KeyProblem(Exception):
+class KeyProblem(Exception):
     """One of central's bundle keys is missing or unusable; the message names its key."""
 
 
@@ -124,13 +124,13 @@ _KEY_FLAGS = {
 }
 
 
-def _central_keys(section: BundlesSection) -> CentralKeys:
+def central_keys(section: BundlesSection) -> CentralKeys:
     from central.bundle_import import CentralKeys
     from core.bundle import BundleError, load_signer, load_trust
 
     for key, flag in _KEY_FLAGS.items():
         if not getattr(section, key):
-            raise _KeyProblem(
+            raise KeyProblem(
                 f"bundles.{key}: required to import bundles; set it in the [bundles] table "
                 f"of central's configuration or pass {flag}"
             )
@@ -140,23 +140,23 @@ def _central_keys(section: BundlesSection) -> CentralKeys:
         try:
             return Path(path).read_bytes()
         except OSError as exc:
-            raise _KeyProblem(f"bundles.{key}: cannot read {path}: {exc.strerror or exc}") from exc
+            raise KeyProblem(f"bundles.{key}: cannot read {path}: {exc.strerror or exc}") from exc
 
     try:
         x25519 = _hex_key(read("x25519_key_file"))
     except ValueError as exc:
-        raise _KeyProblem(
+        raise KeyProblem(
             f"bundles.x25519_key_file: {section.x25519_key_file} must hold central's "
             f"32-byte X25519 private key as hex ({exc})"
         ) from exc
     try:
         trust = load_trust(read("ca_file"))
     except BundleError as exc:
-        raise _KeyProblem(f"bundles.ca_file: {section.ca_file}: {exc}") from exc
+        raise KeyProblem(f"bundles.ca_file: {section.ca_file}: {exc}") from exc
     try:
         signer = load_signer(read("cert_file"), read("key_file"))
     except BundleError as exc:
-        raise _KeyProblem(
+        raise KeyProblem(
             f"bundles.cert_file / bundles.key_file: {section.cert_file}, {section.key_file}: {exc}"
         ) from exc
     return CentralKeys(x25519_private=x25519, trust=trust, signer=signer)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli.output import EXIT_OK, fail, run_async, setup_logging
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
     from sqlalchemy.engine import Engine
 
     from central.config import CentralConfig
@@ -137,8 +138,9 @@ async def _run_all(
     )
     async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
         if web_sock is not None and config.web is not None:
+            upload = _upload_router(store, config)
             web = asyncio.create_task(
-                _serve_web(store.engine, config.web, web_sock), name="central-web"
+                _serve_web(store.engine, config.web, web_sock, upload), name="central-web"
             )
             web.add_done_callback(_web_stopped)
             # Stopped after the group: a page being answered finishes.
@@ -187,7 +189,31 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve_web(engine: Engine, settings: WebSettings, sock: socket.socket) -> None:
+def _upload_router(store: CentralStore, config: CentralConfig) -> APIRouter | None:
+    """POST /api/bundles for the kaders' phones, when [bundles] names central's keys."""
+    from datetime import UTC, datetime
+
+    from central.bundle_upload import make_router
+    from gateway.cli.central.import_bundle import KeyProblem, central_keys
+
+    section = config.bundles
+    if not all((section.ca_file, section.cert_file, section.key_file, section.x25519_key_file)):
+        _LOGGER.info("central: no bundle upload (/api/bundles): [bundles] keys not all set")
+        return None
+    try:
+        keys = central_keys(section)
+    except KeyProblem as exc:
+        # The config check found the files; a key that does not load is said once, and the
+        # pages and the service go on without the upload.
+        _LOGGER.error("central: no bundle upload (/api/bundles): %s", exc)
+        return None
+    origins = config.web.upload_origins if config.web is not None else ()
+    return make_router(store, keys, lambda: datetime.now(UTC), allowed_origins=origins)
+
+
+async def _serve_web(
+    engine: Engine, settings: WebSettings, sock: socket.socket, upload: APIRouter | None = None
+) -> None:
     """Central's staff web app under uvicorn, on the service's own event loop."""
     # Imported in a thread: reading FastAPI's and Jinja's modules from disk would stall the
     # loop the MQTT service already runs on.
@@ -203,6 +229,8 @@ async def _serve_web(engine: Engine, settings: WebSettings, sock: socket.socket)
             yield
 
     app = create_app(engine, settings, time.time)
+    if upload is not None:
+        app.include_router(upload)
     server = _Server(
         uvicorn.Config(
             app,
