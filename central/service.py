@@ -22,7 +22,7 @@ from central.store import CentralStore, Incoming
 from core.backoff import Backoff
 from core.errors import PayloadError, PublishError
 from core.mqtt import BrokerSettings, MqttConnection
-from core.payload import decode_reading
+from core.payload_check import check_reading_payload
 from core.topics import READINGS_FILTER, encode_receipt, gateway_of, topic_receipts
 
 _LOGGER = logging.getLogger(__name__)
@@ -266,20 +266,22 @@ class CentralService:
 
     @staticmethod
     def _incoming(msg: _Msg) -> Incoming:
-        reading, data = decode_reading(msg.payload)
-        if reading.gateway_id != gateway_of(msg.topic):
+        # The check-only path: it refuses what decode_reading refuses without building the
+        # Reading, which central never reads (it stores the bytes as sent).
+        checked = check_reading_payload(msg.payload)
+        if checked.gateway_id != gateway_of(msg.topic):
             raise PayloadError("gateway_id does not match the topic's gateway")
-        if "\x00" in reading.id:
+        if "\x00" in checked.id:
             # JSON may spell NUL ("\u0000") but PostgreSQL text cannot hold it: such an id
             # would fail the whole batch's insert and come back for ever. The other columns
             # are pattern-checked by the payload check, the payload is stored as sent.
             raise PayloadError("id must not contain NUL")
         return Incoming(
-            id=reading.id,
-            gateway_id=reading.gateway_id,
-            kind=reading.kind.value,
-            measured_at=data["measured_at"],
-            # Valid UTF-8: decode_reading parsed it as such.
+            id=checked.id,
+            gateway_id=checked.gateway_id,
+            kind=checked.kind,
+            measured_at=checked.measured_at,
+            # Valid UTF-8: the check parsed it as such.
             payload=msg.payload.decode(),
         )
 
