@@ -66,7 +66,10 @@ def parse_rfc3339(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no zone")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"time {text!r} is out of range in UTC") from exc
 
 
 def _values(values: BloodPressure | Glucose) -> dict[str, Any]:

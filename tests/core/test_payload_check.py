@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import PayloadError
-from core.payload import check_reading, decode_reading, from_payload
+from core.payload import check_reading, decode_reading, encode_reading, from_payload
 from core.payload_check import CheckedPayload, check_reading_data, check_reading_payload
 from tests.core.test_reading_contract import BASES, mutated, values
+from tests.support.harness import make_reading
 
 NIK = "6471011203900001"
 
@@ -205,3 +206,15 @@ def test_a_non_finite_number_is_refused_as_the_model_refuses_it(
         check_reading_data(data)
     node[path[-1]] = 1.5
     assert check_reading_data(data).id == from_payload(data).id
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_out_of_range_in_utc_is_a_payload_error(moment: str) -> None:
+    # Once an OverflowError that escaped the check (central's catch-all dead-lettered it).
+    data = orjson.loads(encode_reading(make_reading(1)))
+    data["received_at"] = moment
+    raw = orjson.dumps(data)
+    with pytest.raises(PayloadError, match="received_at"):
+        decode_reading(raw)
+    with pytest.raises(PayloadError, match="received_at"):
+        check_reading_payload(raw)
