@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,58 @@ def _broker_config(state: Path) -> tuple[str, Path, int]:
     return binary, conf, port
 
 
+# The demo's staff accounts on central's pages (printed at start; a demo, not a deployment).
+DEMO_STAFF_PASSWORD = "demo-central-1"  # noqa: S105 (printed for the user: a demo account)
+# The demo kiosk's place: its site id in the demo's wilayah (central places readings by it).
+DEMO_WILAYAH = {
+    "kecamatan": [
+        {"code": "647106", "name": "Balikpapan Kota"},
+        {"code": "647101", "name": "Balikpapan Selatan"},
+    ],
+    "kelurahan": [
+        {"code": "6471061001", "name": "Klandasan Ilir", "kecamatan": "647106",
+         "target_15_plus": 12000, "target_40_plus": 5200},
+        {"code": "6471011001", "name": "Sepinggan", "kecamatan": "647101",
+         "target_15_plus": 21000, "target_40_plus": 9000},
+    ],
+    "site": [{"id": "demo-kiosk", "name": "Kios Gempita (demo)", "kelurahan": "6471061001"}],
+}
+
+
+def _central_web(store: Any, port: int) -> tuple[socket.socket, Any]:
+    """Central's staff pages for the demo: its places and two accounts, made once."""
+    from central.web.accounts import AccountStore
+    from central.web.auth import Role
+    from central.web.errors import AccountError
+    from central.web.settings import WebSettings
+    from central.wilayah import parse_wilayah
+    from gateway.cli.central.run import bind_listener
+
+    accounts = AccountStore(store.engine, time.time)
+    known = {a.principal.username for a in accounts.list()}
+    staff = (
+        ("dinkes01", Role.DINKES, None, ()),
+        ("puskesmas01", Role.PUSKESMAS, "pkm-karang-jati", ("6471061001",)),
+    )
+    for name, role, puskesmas, wilayah in staff:
+        if name not in known:
+            with contextlib.suppress(AccountError):
+                accounts.add(
+                    name, DEMO_STAFF_PASSWORD, role, puskesmas_id=puskesmas, wilayah=wilayah
+                )
+    settings = WebSettings(
+        host="127.0.0.1", port=port, wilayah=parse_wilayah(DEMO_WILAYAH, "demo")
+    )
+    try:
+        sock = bind_listener("127.0.0.1", port)
+    except OSError as exc:
+        raise GatewayError(
+            f"central's pages cannot listen on 127.0.0.1:{port} ({exc.strerror}): "
+            "give another with --central-port"
+        ) from exc
+    return sock, settings
+
+
 def _die_with_parent() -> None:
     """In the broker's child process: get SIGTERM if the demo dies (even by kill -9)."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -93,10 +146,11 @@ def _prepare_state(directory: str) -> Path:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
+    from central.fleet import FleetMonitor
     from central.service import CentralService
     from central.store import CentralStore
     from core.mqtt import BrokerSettings
-    from gateway.cli.central.run import print_reading
+    from gateway.cli.central.run import print_reading, serve_web
     from gateway.cli.compose import build_gateway
 
     state = _prepare_state(args.state_dir)
@@ -165,10 +219,19 @@ async def run_demo(args: argparse.Namespace) -> int:
             # The meter "advertises after measuring": read it now, not at the next poll.
             gateway.wake_devices(request.chosen.kind.value)
         return MeasureReply(placed=placed)
+    web_sock, web_settings = await asyncio.to_thread(_central_web, store, args.central_port)
+    fleet = FleetMonitor(
+        store.engine, BrokerSettings(url=url, client_id="central-demo-fleet", session_expiry_s=0)
+    )
     print(f"kiosk:   http://127.0.0.1:{args.kiosk_port}/", flush=True)
     print(f"kader:   http://127.0.0.1:{args.kiosk_port}/kader  (kader01, PIN 1234)", flush=True)
     print(f"admin:   http://127.0.0.1:{args.kiosk_port}/admin  (password demo-admin)", flush=True)
     print(f"status:  gempita status --config {state / 'gateway.toml'}", flush=True)
+    print(
+        f"central: http://127.0.0.1:{args.central_port}/  (dinkes01 / {DEMO_STAFF_PASSWORD}: "
+        f"the whole city; puskesmas01 / {DEMO_STAFF_PASSWORD}: Klandasan Ilir only)",
+        flush=True,
+    )
     _write_status_config(state, url)
     print("devices: " + ", ".join(d.name for d in devices) + " (simulated BLE)", flush=True)
     every = 0.0 if args.no_auto_resident else args.every
@@ -181,6 +244,10 @@ async def run_demo(args: argparse.Namespace) -> int:
     try:
         async with asyncio.timeout(args.duration or None), asyncio.TaskGroup() as group:
             group.create_task(central.run(), name="central")
+            group.create_task(fleet.run(), name="central-fleet")
+            group.create_task(
+                serve_web(store.engine, web_settings, web_sock), name="central-web"
+            )
             group.create_task(gateway.run(), name="gateway")
             group.create_task(_residents(resident, every), name="simulated-residents")
             group.create_task(serve(control, chosen), name="demo-control-socket")

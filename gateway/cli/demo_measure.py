@@ -171,6 +171,9 @@ def register(sub: Subcommands) -> None:
     )
     p.add_argument("--state-dir", default="demo-state", help="where demo data lives")
     p.add_argument("--kiosk-port", type=int, default=8080, help="kiosk web page port")
+    p.add_argument(
+        "--central-port", type=int, default=8480, help="central's staff pages port (fleet, ...)"
+    )
     p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: never)")
     p.add_argument(
         "--every",

@@ -12,6 +12,30 @@ from pathlib import Path
 from tests.support.demo import REPO, running_demo
 
 
+def _central_pages_are_up(port: int, db: Path) -> None:
+    """Central's staff pages: the printed account signs in, and the fleet knows gw-demo."""
+    import re
+    import sqlite3
+
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        form = client.get("/login")
+        assert form.status_code == 200
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found is not None
+        answer = client.post(
+            "/login",
+            data={"username": "dinkes01", "password": "demo-central-1", "csrf_token": found[1]},
+        )
+        assert answer.status_code == 303, answer.text
+        home = client.get("/")
+        assert home.status_code == 200 and "dinkes01" in home.text
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT gateway_id, state FROM fleet_gateways").fetchall()
+    assert ("gw-demo", "online") in rows
+
+
 def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     with running_demo(tmp_path, "--every", "1") as demo:
         stored = demo.stored_within(60, lambda s: len(s) >= 8)
@@ -35,5 +59,6 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         assert status["running"]
         assert status["broker"]["connected"]
         assert status["outbox"]["confirmed"] >= 8
+        _central_pages_are_up(demo.central_port, demo.state / "central.db")
     # Leaving: Ctrl-C, exit 0, no traceback (tests/support/demo.py).
 

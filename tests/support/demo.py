@@ -27,6 +27,7 @@ class Demo:
     proc: subprocess.Popen[str]
     state: Path
     kiosk_port: int
+    central_port: int = 0
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     seen: list[str] = field(default_factory=list)
 
@@ -83,17 +84,18 @@ def running_demo(tmp_path: Path, *args: str) -> Iterator[Demo]:
     """`gempita demo --state-dir tmp/demo --kiosk-port FREE *args`, stopped as Ctrl-C stops
     it (SIGINT to its process group); leaving checks it exited 0 without a traceback."""
     state = tmp_path / "demo"
-    port = free_port()
+    port, central_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "gateway.cli", "demo",
-            "--state-dir", str(state), "--kiosk-port", str(port), *args,
+            "--state-dir", str(state), "--kiosk-port", str(port),
+            "--central-port", str(central_port), *args,
         ],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,  # so a failed test can stop the demo's mosquitto too
     )
     assert proc.stdout is not None
-    running = Demo(proc, state, port)
+    running = Demo(proc, state, port, central_port)
     # A reader thread and a queue: a bare readline() would block past any deadline.
     reader = threading.Thread(target=_pump, args=(proc.stdout, running.lines), daemon=True,
                               name="demo-stdout")

@@ -100,7 +100,7 @@ async def _central(args: argparse.Namespace) -> int:
         web_sock: socket.socket | None = None
         if config.web is not None:
             try:
-                web_sock = _bind(config.web.host, config.web.port)
+                web_sock = bind_listener(config.web.host, config.web.port)
             except OSError as exc:
                 return fail(
                     f"web.listen {config.web.host}:{config.web.port}: cannot listen "
@@ -140,7 +140,7 @@ async def _run_all(
         if web_sock is not None and config.web is not None:
             upload = _upload_router(store, config)
             web = asyncio.create_task(
-                _serve_web(store.engine, config.web, web_sock, upload), name="central-web"
+                serve_web(store.engine, config.web, web_sock, upload), name="central-web"
             )
             web.add_done_callback(_web_stopped)
             # Stopped after the group: a page being answered finishes.
@@ -173,7 +173,7 @@ def _web_stopped(task: asyncio.Task[None]) -> None:
         _LOGGER.error("central: the web app stopped: %s", type(task.exception()).__name__)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so a taken port is our error message, not uvicorn's
     exit."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -211,7 +211,7 @@ def _upload_router(store: CentralStore, config: CentralConfig) -> APIRouter | No
     return make_router(store, keys, lambda: datetime.now(UTC), allowed_origins=origins)
 
 
-async def _serve_web(
+async def serve_web(
     engine: Engine, settings: WebSettings, sock: socket.socket, upload: APIRouter | None = None
 ) -> None:
     """Central's staff web app under uvicorn, on the service's own event loop."""
