@@ -118,7 +118,20 @@ async def running_kit(tmp: Path, broker_url: str) -> AsyncIterator[Kit]:
         if task.done():
             task.result()
         await wait_for(lambda: gateway.devices[devices[0].name].readings_total > 0, 15, "sync")
-        yield Kit(gateway, f"http://127.0.0.1:{port}", resident)
+        url = f"http://127.0.0.1:{port}"
+
+        async def kiosk_up() -> bool:
+            # "ready" is the gateway's; its kiosk server starts beside it (uvicorn is imported
+            # in a thread first), so on a loaded machine the pages come a little later.
+            try:
+                async with httpx.AsyncClient(timeout=5) as probe:
+                    await probe.get(f"{url}/kader/masuk")
+            except httpx.TransportError:
+                return False
+            return True
+
+        await wait_for(kiosk_up, 30, "the kiosk's pages served")
+        yield Kit(gateway, url, resident)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
