@@ -189,6 +189,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "result_bp_title": {"id": "Tekanan darah", "en": "Blood pressure"},
     "result_bp_value": {"id": "Sistolik/diastolik", "en": "Systolic/diastolic"},
     "result_pulse": {"id": "Denyut nadi", "en": "Pulse"},
+    "device_check": {
+        "id": "Alat perlu diperiksa: alat ini belum memenuhi syarat mutu (kalibrasi, uji "
+        "kontrol, strip atau baterai). Ulangi pemeriksaan dengan alat lain bila bisa.",
+        "en": "Device needs checking: this device is outside the kit's quality checks "
+        "(calibration, control test, strips or battery). Repeat on another device if you can.",
+    },
     "per_min": {"id": "menit", "en": "min"},
     "result_glucose_fasting": {"id": "Gula darah puasa", "en": "Fasting blood sugar"},
     "result_glucose_random": {"id": "Gula darah sewaktu", "en": "Random blood sugar"},
