@@ -192,10 +192,11 @@ class Gateway:
             "outbox": self._last_counts,
             "alarms": self.outbox.alarms.as_list()
             + ([f"status_file: {self.status_file_error}"] if self.status_file_error else []),
-            "devices": [self._device_status(d) for d in self.devices.values()],
+            "devices": [self.device_status(d) for d in self.devices.values()],
         }
 
-    def _device_status(self, status: DeviceStatus) -> dict[str, Any]:
+    def device_status(self, status: DeviceStatus) -> dict[str, Any]:
+        """One device for the status topic and the operator page, with its assurance."""
         body = status.as_dict()
         book = self.assurance
         body["assurance"] = (

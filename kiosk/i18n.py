@@ -189,6 +189,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "result_bp_title": {"id": "Tekanan darah", "en": "Blood pressure"},
     "result_bp_value": {"id": "Sistolik/diastolik", "en": "Systolic/diastolic"},
     "result_pulse": {"id": "Denyut nadi", "en": "Pulse"},
+    "device_check_short": {"id": "Alat perlu diperiksa", "en": "Device needs checking"},
     "device_check": {
         "id": "Alat perlu diperiksa: alat ini belum memenuhi syarat mutu (kalibrasi, uji "
         "kontrol, strip atau baterai). Ulangi pemeriksaan dengan alat lain bila bisa.",

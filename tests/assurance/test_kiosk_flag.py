@@ -9,7 +9,15 @@ import pytest
 
 from core.reading import Assurance, AssuranceStatus
 from kiosk.i18n import text
-from tests.kiosk.helpers import NIK_MAN, bp_reading, follow, make_rig, post, running
+from tests.kiosk.helpers import (
+    NIK_MAN,
+    bp_reading,
+    follow,
+    make_rig,
+    post,
+    running,
+)
+from tests.kiosk.test_app_admin import admin_login
 
 FLAG_ID = "Alat perlu diperiksa"
 FLAG_EN = "Device needs checking"
@@ -47,3 +55,19 @@ async def test_out_of_policy_device_is_flagged_on_the_result(lang: str, flag: st
 async def test_a_fit_or_unjudged_device_is_not_flagged(assurance: Assurance | None) -> None:
     page = await measured("id", assurance)
     assert FLAG_ID not in page and "data-device-check" not in page
+
+
+async def test_the_operator_page_flags_an_out_of_policy_device_with_its_reasons() -> None:
+    rig = make_rig()
+    rig.deps.device_status = lambda: [
+        {"name": "bp", "kind": "blood_pressure", "state": "idle", "battery_pct": 80,
+         "assurance": {"status": "ok", "reasons": []}},
+        {"name": "glucose", "kind": "glucose", "state": "idle", "battery_pct": 5,
+         "assurance": {"status": "out_of_policy",
+                       "reasons": ["control_failed", "battery_critical"]}},
+    ]
+    async with running(rig) as client:
+        page = await admin_login(client)
+    html = page.text
+    assert html.count("data-device-check") == 1
+    assert "Alat perlu diperiksa: control_failed, battery_critical" in html
