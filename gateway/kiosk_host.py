@@ -469,6 +469,7 @@ def _build_app(host: KioskHost, gateway: Gateway) -> FastAPI:
         carry=BundleCarry(gateway.config, host.settings.central_public_key)
         if host.settings.central_upload_url
         else None,
+        assurance=gateway.assurance,
     )
     return create_app(deps)
 

@@ -321,6 +321,7 @@ def router(k: Kiosk) -> APIRouter:
             flash=flash,
             flash_args=login.flash_args,
             devices=device_rows(devices, k, lang),
+            assurance_pages=k.deps.assurance is not None,
             broker=broker_view(k, lang),
             sync_error=bool(sync.get("error")),
             outbox=outbox_rows(sync, lang),

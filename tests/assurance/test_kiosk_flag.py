@@ -3,21 +3,30 @@ languages, and leaves results from fit devices unmarked (kiosk/results.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from datetime import date
+from pathlib import Path
 
 import pytest
 
-from core.reading import Assurance, AssuranceStatus
+from core.assurance import ControlRange, Entries, Policy
+from core.clock import site_zone
+from core.reading import Assurance, AssuranceStatus, Glucose, Kind
+from gateway.assurance import AssuranceBook
 from kiosk.i18n import text
 from tests.kiosk.helpers import (
     NIK_MAN,
     bp_reading,
+    csrf_of,
     follow,
     make_rig,
     post,
     running,
 )
 from tests.kiosk.test_app_admin import admin_login
+from tests.support.clock import FakeClock
+from tests.support.harness import make_reading
 
 FLAG_ID = "Alat perlu diperiksa"
 FLAG_EN = "Device needs checking"
@@ -71,3 +80,45 @@ async def test_the_operator_page_flags_an_out_of_policy_device_with_its_reasons(
     html = page.text
     assert html.count("data-device-check") == 1
     assert "Alat perlu diperiksa: control_failed, battery_critical" in html
+
+
+async def test_the_operator_edits_a_meters_entries_and_sees_its_qc_log(tmp_path: Path) -> None:
+    clock = FakeClock()
+    book = AssuranceBook(tmp_path / "assurance.json", Policy(), site_zone("Asia/Makassar"),
+                         clock)
+    failed = dataclasses.replace(
+        make_reading(1, kind=Kind.GLUCOSE), measured_at=clock(),
+        values=Glucose(188.0, control_solution=True, sample_type="control_solution"))
+    await asyncio.to_thread(book.log_controls, "glucose", [failed])
+    rig = make_rig()
+    rig.deps.assurance = book
+    async with running(rig) as client:
+        dashboard = await admin_login(client)
+        assert 'href="/admin/mutu/glucose"' in dashboard.text
+        page = await client.get("/admin/mutu/glucose")
+        assert "Catatan uji kontrol" in page.text and "188.0" in page.text
+        assert "Belum dinilai" in page.text  # no vial range when it was logged
+        form = {"calibration_due": "", "strip_lot": "S-77", "strip_expires": "2027-01-31",
+                "control_low": "100", "control_high": "140", "control_lot": "CV-9",
+                "control_expires": "2027-05-01"}
+        refused = await client.post("/admin/mutu/glucose", data={**form, "csrf": "forged"})
+        assert refused.headers["location"] == "/admin/masuk"
+        assert book.entries("glucose") == Entries()
+        bad = await client.post("/admin/mutu/glucose", data={
+            **form, "control_low": "150", "csrf": csrf_of(page.text)})
+        assert bad.status_code == 400 and "Rentang kontrol salah" in bad.text
+        assert book.entries("glucose") == Entries()
+        saved = await client.post("/admin/mutu/glucose", data={**form,
+                                                               "csrf": csrf_of(page.text)})
+        assert saved.status_code in (302, 303)
+        again = await client.get("/admin/mutu/glucose")
+        assert 'value="S-77"' in again.text and 'value="2027-01-31"' in again.text
+    reread = await asyncio.to_thread(
+        AssuranceBook, tmp_path / "assurance.json", Policy(), site_zone("Asia/Makassar"), clock)
+    assert reread.entries("glucose") == Entries(
+        strip_lot="S-77", strip_expires=date(2027, 1, 31),
+        control=ControlRange(100, 140, lot="CV-9", expires=date(2027, 5, 1)))
+    # An expired strip lot is accepted as data, and makes the meter out of policy.
+    expired = Entries(strip_lot="S-1", strip_expires=date(2020, 1, 1))
+    await asyncio.to_thread(reread.set_entries, "glucose", expired)
+    assert "strips_expired" in reread.verdict("glucose", Kind.GLUCOSE, None).reasons
