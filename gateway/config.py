@@ -90,18 +90,36 @@ class MetricsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class AssuranceSection:
+    # Off by default: with it on, every reading's payload carries an assurance verdict, and a
+    # kit whose kader has entered nothing yet would flag every reading "unknown".
+    enabled: bool = False
+    path: str = "assurance.json"  # relative paths are inside gateway.state_dir
+    control_every_days: int = 7  # a glucometer needs a passing control test this recent
+    battery_critical_pct: int = 10
+    calibration_required: bool = True  # a BP monitor without a due date is "unknown"
+    qc_log_max: int = 200  # control tests kept per device (oldest dropped first)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     gateway: GatewaySection = field(default_factory=GatewaySection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     kiosk: KioskSection = field(default_factory=KioskSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    assurance: AssuranceSection = field(default_factory=AssuranceSection)
     devices: tuple[DeviceConfig, ...] = ()
     source: str = "<defaults>"
 
     @property
     def outbox_path(self) -> Path:
         path = Path(self.outbox.path)
+        return path if path.is_absolute() else Path(self.gateway.state_dir) / path
+
+    @property
+    def assurance_path(self) -> Path:
+        path = Path(self.assurance.path)
         return path if path.is_absolute() else Path(self.gateway.state_dir) / path
 
     @property
@@ -115,6 +133,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "mqtt": MqttSection,
     "kiosk": KioskSection,
     "metrics": MetricsSection,
+    "assurance": AssuranceSection,
 }
 _DEVICE_KEYS = {f.name for f in dataclasses.fields(DeviceConfig)}
 
@@ -227,6 +246,22 @@ def _check_metrics_listen(listen: str) -> None:
         )
 
 
+def _check_assurance(a: AssuranceSection) -> None:
+    if a.control_every_days < 1:
+        raise ConfigError(
+            f"assurance.control_every_days: {a.control_every_days} must be at least 1 "
+            "(days between the control-solution tests a glucometer needs)"
+        )
+    if not 0 <= a.battery_critical_pct <= 100:
+        raise ConfigError(
+            f"assurance.battery_critical_pct: {a.battery_critical_pct} must be between 0 and 100"
+        )
+    if a.qc_log_max < 1:
+        raise ConfigError("assurance.qc_log_max: must be at least 1")
+    if not a.path:
+        raise ConfigError("assurance.path: must name a file (relative: inside gateway.state_dir)")
+
+
 def _validate(config: Config) -> None:
     g, o, m = config.gateway, config.outbox, config.mqtt
     if not g.id or not all(c.isalnum() or c in "-_" for c in g.id):
@@ -261,6 +296,7 @@ def _validate(config: Config) -> None:
     if m.window < 1 or m.window > 60_000:
         raise ConfigError("mqtt.window: must be between 1 and 60000 (MQTT packet ids are 16-bit)")
     _check_metrics_listen(config.metrics.listen)
+    _check_assurance(config.assurance)
     for index, device in enumerate(config.devices):
         if "site_tz" in device.options:
             error = _zone_error(f"devices[{index}].options.site_tz", device.options["site_tz"])

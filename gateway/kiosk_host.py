@@ -456,7 +456,7 @@ def _build_app(host: KioskHost, gateway: Gateway) -> FastAPI:
         binder=host.binder,
         events=gateway.events,
         sync_state=lambda: dict(gateway.status_snapshot()["outbox"]),
-        device_status=lambda: [d.as_dict() for d in gateway.devices.values()],
+        device_status=lambda: [gateway.device_status(d) for d in gateway.devices.values()],
         request_measurement=gateway.request_measurement,
         # Read-only, on the outbox's DB thread: the kader pages' stored/sent/confirmed.
         reading_states=gateway.outbox.states,
@@ -469,6 +469,7 @@ def _build_app(host: KioskHost, gateway: Gateway) -> FastAPI:
         carry=BundleCarry(gateway.config, host.settings.central_public_key)
         if host.settings.central_upload_url
         else None,
+        assurance=gateway.assurance,
     )
     return create_app(deps)
 

@@ -18,13 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.assurance import Policy
 from core.backoff import Backoff
-from core.clock import utc_now
+from core.clock import site_zone, utc_now
 from core.devices import DeviceConfig, DeviceStatus, RunnerFactory
 from core.events import EventBus
 from core.mqtt import BrokerSettings
 from core.sink import Binder
 from gateway import __version__
+from gateway.assurance import AssuranceBook
 from gateway.config import Config
 from gateway.errors import OutboxError
 from gateway.outbox import Outbox
@@ -112,6 +114,22 @@ class Gateway:
         self._maintenance_interval_s = maintenance_interval_s
         self._status_file_interval_s = status_file_interval_s
         self._clock = wall_clock
+        a = config.assurance
+        self.assurance: AssuranceBook | None = (
+            AssuranceBook(
+                config.assurance_path,
+                Policy(
+                    control_every_days=a.control_every_days,
+                    battery_critical_pct=a.battery_critical_pct,
+                    calibration_required=a.calibration_required,
+                ),
+                site_zone(config.gateway.timezone),
+                wall_clock,
+                qc_log_max=a.qc_log_max,
+            )
+            if a.enabled
+            else None
+        )
         o = config.outbox
         self.outbox = Outbox(
             config.outbox_path,
@@ -174,8 +192,19 @@ class Gateway:
             "outbox": self._last_counts,
             "alarms": self.outbox.alarms.as_list()
             + ([f"status_file: {self.status_file_error}"] if self.status_file_error else []),
-            "devices": [d.as_dict() for d in self.devices.values()],
+            "devices": [self.device_status(d) for d in self.devices.values()],
         }
+
+    def device_status(self, status: DeviceStatus) -> dict[str, Any]:
+        """One device for the status topic and the operator page, with its assurance."""
+        body = status.as_dict()
+        book = self.assurance
+        body["assurance"] = (
+            None
+            if book is None
+            else book.as_status(status.name, status.kind, status.battery_pct)
+        )
+        return body
 
     async def refresh_counts(self) -> None:
         counts = await self.outbox.counts()
@@ -260,7 +289,19 @@ class Gateway:
         if self._group is None:
             raise RuntimeError("devices start inside Gateway.run()")
         status = self.devices[device.name]
-        sink = DeviceSink(self.outbox, device.name, self.events, self.binder)
+        if self.assurance is not None and "keep_control_solution" not in device.options:
+            # Control-solution records feed the QC log now, so the drivers must hand them on.
+            device = dataclasses.replace(
+                device, options={**device.options, "keep_control_solution": True}
+            )
+        sink = DeviceSink(
+            self.outbox,
+            device.name,
+            self.events,
+            self.binder,
+            assurance=self.assurance,
+            battery=lambda: status.battery_pct,
+        )
         self.sinks[device.name] = sink
         supervisor = DeviceSupervisor(
             device,

@@ -11,7 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kiosk import routes_admin, routes_carry, routes_kader, routes_portal, routes_resident
+from kiosk import (
+    routes_admin,
+    routes_assurance,
+    routes_carry,
+    routes_kader,
+    routes_portal,
+    routes_resident,
+)
 from kiosk.context import Kiosk
 from kiosk.deps import KioskDeps
 from kiosk.i18n import text
@@ -47,6 +54,7 @@ def create_app(deps: KioskDeps) -> FastAPI:
     app.include_router(routes_kader.router(kiosk))
     app.include_router(routes_carry.router(kiosk))
     app.include_router(routes_admin.router(kiosk))
+    app.include_router(routes_assurance.router(kiosk))
     app.include_router(routes_portal.router(kiosk))
 
     def error_page(status: int) -> str:

@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from core.assurance import ControlResult, Entries
 from core.clock import DEFAULT_SITE_TZ, utc_now
 from core.events import EventBus
 from kiosk.binding import SessionBinder
@@ -56,6 +57,16 @@ class KioskSettings:
     central_upload_url: str = ""
 
 
+class AssuranceDesk(Protocol):
+    """The kit's assurance book as the operator page edits it (gateway.assurance)."""
+
+    def entries(self, name: str) -> Entries: ...
+
+    def set_entries(self, name: str, entries: Entries) -> None: ...
+
+    def qc_log(self, name: str) -> tuple[ControlResult, ...]: ...
+
+
 @dataclass(slots=True)
 class KioskDeps:
     settings: KioskSettings
@@ -78,3 +89,5 @@ class KioskDeps:
     # The kader's phone carries the bundles (kiosk/routes_carry.py); the gateway passes its
     # export and receipt calls (gateway.bundles) with its keys.
     carry: Carry | None = None
+    # Calibration dates, strip lots, vial ranges and the QC log per device; None: not kept.
+    assurance: AssuranceDesk | None = None

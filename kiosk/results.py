@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 
-from core.reading import BloodPressure, Glucose
+from core.reading import AssuranceStatus, BloodPressure, Glucose, Reading
 from kiosk.classify import Assessment, classify_bp, classify_glucose, whole
 from kiosk.deps import KioskSettings
 from kiosk.i18n import text
@@ -32,6 +32,9 @@ class ResultView:
     notes: tuple[str, ...]  # further messages (referral, repeat, pulse, disclaimer)
     measured_at: str  # local time, e.g. "27-11-2026 21:30 WITA"
     summary: str  # one line for the QR and the kader's day list
+    # "Alat perlu diperiksa": the device was out of the kit's assurance policy; the number is
+    # shown (it was stored) but should not be acted on alone.
+    device_check: str | None = None
 
 
 def assess(measurement: Measurement, t: Thresholds) -> Assessment:
@@ -95,7 +98,15 @@ def build_view(
         notes=notes,
         measured_at=when,
         summary=summary,
+        device_check=device_check(reading, lang),
     )
+
+
+def device_check(reading: Reading, lang: str) -> str | None:
+    assurance = reading.assurance
+    if assurance is None or assurance.status is not AssuranceStatus.OUT_OF_POLICY:
+        return None
+    return text("device_check", lang)
 
 
 def found_fasting(measurement: Measurement, values: Glucose) -> bool:

@@ -125,9 +125,20 @@ def device_rows(
                 "resent": _count(d.get("records_resent")),
                 "error": d.get("last_error") or None,
                 "used_for": _kind_label(used[name], lang) if name in used else None,
+                "check": _assurance_text(d.get("assurance"), lang),
             }
         )
     return rows
+
+
+def _assurance_text(assurance: object, lang: str) -> str | None:
+    """"Alat perlu diperiksa" and the reason codes, for a device out of policy; else None."""
+    if not isinstance(assurance, Mapping) or assurance.get("status") != "out_of_policy":
+        return None
+    reasons = ", ".join(str(r) for r in assurance.get("reasons") or ())
+    return f"{text('device_check_short', lang)}: {reasons}" if reasons else text(
+        "device_check_short", lang
+    )
 
 
 def _assigned(settings: KioskSettings) -> dict[str, str | None]:
@@ -310,6 +321,7 @@ def router(k: Kiosk) -> APIRouter:
             flash=flash,
             flash_args=login.flash_args,
             devices=device_rows(devices, k, lang),
+            assurance_pages=k.deps.assurance is not None,
             broker=broker_view(k, lang),
             sync_error=bool(sync.get("error")),
             outbox=outbox_rows(sync, lang),

@@ -144,7 +144,11 @@ class BleRunner:
         self.bp_options: BpOptions = options.get(
             "bp", BpOptions(write_clock=bool(options.get("write_clock", False)))
         )
-        self.glucose_options: GlucoseOptions = options.get("glucose", GlucoseOptions())
+        # The gateway asks for control-solution records when it keeps a QC log of them.
+        keep_control = bool(options.get("keep_control_solution", False))
+        self.glucose_options: GlucoseOptions = options.get(
+            "glucose", GlucoseOptions(drop_control_solution=not keep_control)
+        )
         self.forced_quirk = quirk_by_name(config.quirk) if config.quirk else None
 
     def _state(self, ctx: DeviceContext, state: str, detail: str | None = None) -> None:

@@ -101,6 +101,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_row("[red]ALARM[/]", f"[red]{alarm}[/]")
     for device in report["devices"]:
         table.add_row(f"device {device['name']}", f"{device['state']} — {_device_detail(device)}")
+        assurance = device.get("assurance")
+        if assurance:
+            table.add_row("  assurance", _assurance_text(assurance))
     console.print(table)
     return EXIT_OK
 
@@ -113,6 +116,18 @@ def _device_detail(device: dict[str, Any]) -> str:
     detail = f"{device.get('readings_stored', 0)} readings stored"
     resent = device.get("records_resent", 0)
     return f"{detail}, {resent} re-sent from its memory (already stored)" if resent else detail
+
+
+def _assurance_text(assurance: dict[str, Any]) -> str:
+    """"ok", or the status and its reason codes; out of policy in red (alat perlu diperiksa)."""
+    status = str(assurance.get("status"))
+    reasons = ", ".join(str(r) for r in assurance.get("reasons", []))
+    if status == "ok":
+        return "ok"
+    text = f"{status}: {reasons}" if reasons else status
+    if status == "out_of_policy":
+        return f"[red]{text} (alat perlu diperiksa / device needs checking)[/]"
+    return f"[yellow]{text}[/]"
 
 
 def register(sub: Subcommands) -> None:

@@ -550,7 +550,9 @@ def build_peripheral(
 
 
 # Device options the BLE runner understands and a scenario device passes on unchanged.
-_PASSED_TO_BLE = ("site_tz", "record", "passkey", "bond", "write_clock")
+_PASSED_TO_BLE = (
+    "site_tz", "record", "passkey", "bond", "write_clock", "keep_control_solution"
+)
 
 
 @dataclass(slots=True)
