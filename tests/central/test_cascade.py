@@ -135,7 +135,10 @@ def test_windows() -> None:
     assert window(Period.WEEK, DEC_2).start == date(2026, 11, 30)  # a Monday
     assert window(Period.MONTH, date(2026, 12, 31)).end == date(2027, 1, 1)
     assert window(Period.YEAR, DEC_2).start == date(2026, 1, 1)
-    assert window(Period.MONTH, DEC_2).utc_bounds(ZoneInfo("Asia/Makassar")) == ("2026-11-30T16:00:00.000Z", "2026-12-31T16:00:00.000Z")
+    assert window(Period.MONTH, DEC_2).utc_bounds(ZoneInfo("Asia/Makassar")) == (
+        "2026-11-30T16:00:00.000Z",
+        "2026-12-31T16:00:00.000Z",
+    )
 
 
 def test_referrals_absent_until_the_worklist_exists(queries: CascadeQueries) -> None:

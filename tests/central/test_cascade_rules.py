@@ -65,7 +65,9 @@ def test_no_glucose_value_is_not_counted() -> None:
 
 
 def test_posbindu_practice_is_a_setting() -> None:
-    rules = parse_rules({"glucose_random_borderline_from": 200, "glucose_random_suspected_from": 201})
+    rules = parse_rules(
+        {"glucose_random_borderline_from": 200, "glucose_random_suspected_from": 201}
+    )
     assert glucose_category(150, fasting=False, rules=rules) == "normal"
     assert glucose_category(150, fasting=False) == "borderline"
 
