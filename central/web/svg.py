@@ -15,10 +15,10 @@ from markupsafe import Markup, escape
 
 # Colours with at least 4.5:1 contrast against white for the text drawn beside them.
 PALETTE = ("#1a5fb4", "#a33a00", "#1a7f37", "#7d0f14", "#5e3c99", "#7a5300", "#3d3846")
-_WIDTH = 640
+_WIDTH = 480
 _ROW_H = 28
-_LABEL_W = 200
-_VALUE_W = 70
+_LABEL_W = 170
+_VALUE_W = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def _fmt(value: int) -> str:
 def _head(title: str, desc: str, height: int, ident: str) -> str:
     return (
         f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {height}" '
-        f'aria-labelledby="{ident}-t {ident}-d" xmlns="http://www.w3.org/2000/svg">'
+        f'aria-labelledby="{ident}-t" aria-describedby="{ident}-d" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{ident}-t">{escape(title)}</title><desc id="{ident}-d">{escape(desc)}</desc>'
     )
 

@@ -7,6 +7,7 @@ The expected counts in the tests are worked out by hand from the table below, no
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,27 +31,54 @@ from core.reading import (
     Transport,
 )
 
-WILAYAH: Wilayah = parse_wilayah(
-    {
-        "kecamatan": [
-            {"code": "647101", "name": "Balikpapan Selatan"},
-            {"code": "647102", "name": "Balikpapan Timur"},
-        ],
-        "kelurahan": [
-            {"code": "6471011001", "name": "Sepinggan", "kecamatan": "647101",
-             "target_15_plus": 1000},
-            {"code": "6471011002", "name": "Damai", "kecamatan": "647101"},
-            {"code": "6471021001", "name": "Manggar", "kecamatan": "647102",
-             "target_15_plus": 500},
-        ],
-        "site": [
-            {"id": "kios-sepinggan", "name": "Kios Sepinggan", "kelurahan": "6471011001"},
-            {"id": "kit-sepinggan", "name": "Kit kader Sepinggan", "kelurahan": "6471011001"},
-            {"id": "kios-damai", "name": "Kios Damai", "kelurahan": "6471011002"},
-            {"id": "kios-manggar", "name": "Kios Manggar", "kelurahan": "6471021001"},
-        ],
-    }
-)  # fmt: skip
+# Also written to a file for `gempita central` ([web] wilayah_file) in the browser test.
+WILAYAH_TOML = """
+[[kecamatan]]
+code = "647101"
+name = "Balikpapan Selatan"
+
+[[kecamatan]]
+code = "647102"
+name = "Balikpapan Timur"
+
+[[kelurahan]]
+code = "6471011001"
+name = "Sepinggan"
+kecamatan = "647101"
+target_15_plus = 1000
+
+[[kelurahan]]
+code = "6471011002"
+name = "Damai"
+kecamatan = "647101"
+
+[[kelurahan]]
+code = "6471021001"
+name = "Manggar"
+kecamatan = "647102"
+target_15_plus = 500
+
+[[site]]
+id = "kios-sepinggan"
+name = "Kios Sepinggan"
+kelurahan = "6471011001"
+
+[[site]]
+id = "kit-sepinggan"
+name = "Kit kader Sepinggan"
+kelurahan = "6471011001"
+
+[[site]]
+id = "kios-damai"
+name = "Kios Damai"
+kelurahan = "6471011002"
+
+[[site]]
+id = "kios-manggar"
+name = "Kios Manggar"
+kelurahan = "6471021001"
+"""
+WILAYAH: Wilayah = parse_wilayah(tomllib.loads(WILAYAH_TOML))
 
 # gateway -> its site in the fleet table ("kios-luar" is in no [[site]] of the file).
 GATEWAYS = {
@@ -82,8 +110,8 @@ class Seed:
     region: str | None = None
 
 
-def _utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def _utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 F, M = Sex.FEMALE, Sex.MALE
