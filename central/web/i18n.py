@@ -109,6 +109,84 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     },
     "error_other": {"id": "Permintaan tidak dapat diproses.", "en": "The request failed."},
     "back_home": {"id": "Kembali ke beranda", "en": "Back to home"},
+    # --- /cascade (central/web/page_cascade.py) ---
+    "cascade_title": {"id": "Cakupan skrining", "en": "Screening cascade"},
+    "cascade_trail": {"id": "Letak wilayah", "en": "Where this place is"},
+    "cascade_city": {"id": "Seluruh kota", "en": "Whole city"},
+    "cascade_period": {"id": "Periode", "en": "Period"},
+    "cascade_period_day": {"id": "Hari", "en": "Day"},
+    "cascade_period_week": {"id": "Minggu", "en": "Week"},
+    "cascade_period_month": {"id": "Bulan", "en": "Month"},
+    "cascade_period_year": {"id": "Tahun", "en": "Year"},
+    "cascade_date": {"id": "Tanggal", "en": "Date"},
+    "cascade_show": {"id": "Tampilkan", "en": "Show"},
+    "cascade_window": {
+        "id": "Dari {start} sampai sebelum {end} (WITA).",
+        "en": "From {start} to before {end} (WITA).",
+    },
+    "cascade_summary": {"id": "Ringkasan", "en": "Summary"},
+    "cascade_target": {"id": "Sasaran (usia 15+)", "en": "Target population (15+)"},
+    "cascade_no_target": {"id": "target belum diisi", "en": "target not set"},
+    "cascade_screened": {"id": "Warga diskrining", "en": "Residents screened"},
+    "cascade_coverage": {"id": "Cakupan", "en": "Coverage"},
+    "cascade_positive": {"id": "Skrining positif", "en": "Screen-positive"},
+    "cascade_urgent": {"id": "Hasil gawat", "en": "Urgent results"},
+    "cascade_referred": {"id": "Dirujuk", "en": "Referred"},
+    "cascade_came": {"id": "Datang ke Puskesmas", "en": "Came to the Puskesmas"},
+    "cascade_confirmed": {"id": "Terkonfirmasi", "en": "Confirmed"},
+    "cascade_referrals_later": {
+        "id": "Rujukan, kedatangan dan konfirmasi tampil setelah daftar rujukan tersedia.",
+        "en": "Referred, came and confirmed appear once the referral worklist is available.",
+    },
+    "cascade_children_city": {"id": "Per kecamatan", "en": "By kecamatan"},
+    "cascade_children_kecamatan": {"id": "Per kelurahan", "en": "By kelurahan"},
+    "cascade_children_kelurahan": {"id": "Per lokasi", "en": "By site"},
+    "cascade_place": {"id": "Wilayah", "en": "Place"},
+    "cascade_category": {"id": "Kategori", "en": "Category"},
+    "cascade_residents": {"id": "Warga", "en": "Residents"},
+    "cascade_unknown": {"id": "tidak diketahui", "en": "unknown"},
+    "cascade_by_sex": {"id": "Warga diskrining per jenis kelamin", "en": "Screened by sex"},
+    "cascade_by_sex_desc": {
+        "id": "Satu batang dibagi menurut jenis kelamin; data lama tanpa keterangan: "
+        "tidak diketahui.",
+        "en": "One bar split by sex; older readings without it count as unknown.",
+    },
+    "cascade_sex_female": {"id": "Perempuan", "en": "Female"},
+    "cascade_sex_male": {"id": "Laki-laki", "en": "Male"},
+    "cascade_sex_unknown": {"id": "tidak diketahui", "en": "unknown"},
+    "cascade_by_age": {"id": "Warga diskrining per kelompok umur", "en": "Screened by age band"},
+    "cascade_by_age_desc": {
+        "id": "Jumlah warga per kelompok umur (tahun).",
+        "en": "Residents per age band (years).",
+    },
+    "cascade_bp": {"id": "Kategori tekanan darah", "en": "Blood pressure categories"},
+    "cascade_bp_desc": {
+        "id": "Warga per kategori dari pengukuran tekanan darah terakhirnya dalam periode ini.",
+        "en": "Residents by the category of their latest blood pressure in this period.",
+    },
+    "cascade_bp_optimal": {"id": "Optimal", "en": "Optimal"},
+    "cascade_bp_normal": {"id": "Normal", "en": "Normal"},
+    "cascade_bp_high_normal": {"id": "Normal tinggi", "en": "High-normal"},
+    "cascade_bp_grade_1": {"id": "Hipertensi derajat 1", "en": "Hypertension grade 1"},
+    "cascade_bp_grade_2": {"id": "Hipertensi derajat 2", "en": "Hypertension grade 2"},
+    "cascade_bp_grade_3": {"id": "Hipertensi derajat 3", "en": "Hypertension grade 3"},
+    "cascade_glucose": {"id": "Kategori gula darah kapiler", "en": "Capillary glucose categories"},
+    "cascade_glucose_desc": {
+        "id": "Warga per kategori dari pemeriksaan gula darah terakhirnya (skrining, bukan "
+        "diagnosis).",
+        "en": "Residents by the category of their latest glucose test (screening, not a "
+        "diagnosis).",
+    },
+    "cascade_glucose_low": {"id": "Rendah", "en": "Low"},
+    "cascade_glucose_normal": {"id": "Normal", "en": "Normal"},
+    "cascade_glucose_borderline": {"id": "Perlu perhatian", "en": "Borderline"},
+    "cascade_glucose_suspected": {"id": "Diduga diabetes", "en": "Suspected diabetes"},
+    "cascade_note": {
+        "id": "Hanya jumlah: tidak ada data pribadi di halaman ini. Satu warga dihitung sekali "
+        "per periode.",
+        "en": "Counts only: no personal data on this page. A resident counts once per period.",
+    },
+    # --- end /cascade ---
 }
 
 
