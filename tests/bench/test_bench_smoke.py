@@ -120,8 +120,9 @@ def test_fhir_export() -> None:
     raw = _numbers(result.figures["raw page dump (baseline), median"])[0]
     assert 100 < rate < raw  # readings/s: mapping costs more than copying the stored text
     resources = _numbers(result.figures["output"])[0]
-    # Half blood pressure (3 Observations), half glucose (1), plus each gateway and meter once.
-    assert resources == 300 * 3 + 300 + 50 + 2
+    # Half blood pressure (3 Observations), half glucose (1), each with its PHD coincident
+    # timestamp (the bench's meters had their clocks corrected), plus each gateway and meter once.
+    assert resources == 300 * 3 + 300 + 600 + 50 + 2
 def test_fleet_lastwill() -> None:
     result = run_fleet_lastwill(2, quick=True)
     _judged_nothing(result)

@@ -138,7 +138,7 @@ def test_check_and_decode_agree(raw: bytes) -> None:
 
 def test_every_kind_of_input_is_exercised() -> None:
     # Guards the property test against strategies that only ever produce refusals (or only
-    # acceptances): each edit below must land, and the verdicts must cover all three kinds.
+    # acceptances): each edit below must land, and the verdicts must cover both kinds.
     verdicts = {_agree(orjson.dumps(base)) for base in BASES}
     assert verdicts == {"accepted"}
     seen = set()
@@ -147,14 +147,16 @@ def test_every_kind_of_input_is_exercised() -> None:
             raw = orjson.dumps(base)
             if old in raw:
                 seen.add(_agree(raw.replace(old, new, 1)))
-    assert seen == {"accepted", "refused", "crashed"}
+    # No edit crashes either path any more: the one that did (a time past year 1 in UTC, an
+    # OverflowError) is a PayloadError since core.payload.parse_rfc3339 says so.
+    assert seen == {"accepted", "refused"}
 
 
 @pytest.mark.parametrize(
     ("edit", "reason"),
     [
         ((b'"clock_offset_s":1.5', b'"clock_offset_s":1e400'), r"^not UTF-8 JSON"),
-        ((b'"gempita.reading/1"', b'"gempita.reading/9"'), r"^schema must be"),
+        ((b'"gempita.reading/2"', b'"gempita.reading/9"'), r"^schema must be"),
         ((b'"measured_at":"2026-11-01T08:00:01.000Z"', b'"measured_at":"x"'), r"^measured_at"),
     ],
 )

@@ -19,7 +19,8 @@ from tests.bundle.keys import Keys, make_keys
 from tests.support.harness import make_reading
 
 KIT = "http://kit.test"
-NOW = dt.datetime.now(dt.UTC)
+# A little after now: the keys are issued when the module fixture runs, after this import.
+NOW = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
