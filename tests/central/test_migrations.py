@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 # they bind one name.
 import central.delivery_store
 import central.fleet_store
+import central.referrals
 import central.web.tables  # noqa: F401
 from central.store import CentralStore, dead_letters, metadata, readings, upgrade_schema
 from tests.central.helpers import incoming
@@ -56,6 +57,10 @@ def test_upgrade_from_empty_matches_the_models(central_db_url: str) -> None:
             "web_sessions",
             "web_login_failures",
             "audit_log",
+            "referrals",
+            "referral_readings",
+            "referral_events",
+            "referral_scan",
         }
         # The models and the migrations describe the same schema: nothing to autogenerate.
         assert schema_diff(engine) == []
