@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from central.referral_rules import ReferralRules
 from central.wilayah import Wilayah
 
 # A staff member who walks away from a shared Puskesmas PC is signed out after this long.
@@ -26,3 +27,8 @@ class WebSettings:
     page_size: int = 50
     # The city's kecamatan, kelurahan and sites ([web] wilayah_file); empty: none configured.
     wilayah: Wilayah = field(default_factory=Wilayah)
+    # When to reach each referral (central/referral_rules.py).
+    referral_rules: ReferralRules = field(default_factory=ReferralRules)
+    # Central's X25519 private key ([fhir] nik_private_key_file): the worklist unseals a NIK
+    # with it for the roles allowed to see one; None, and the NIK stays sealed.
+    nik_private_key: bytes | None = field(default=None, repr=False)
