@@ -441,6 +441,13 @@ def _web(raw: object, base_dir: Path) -> WebSettings | None:
     return dataclasses.replace(settings, host=where.host, port=where.port)
 
 
+def _with_nik_key(web: WebSettings | None, fhir: FhirSettings | None) -> WebSettings | None:
+    """The worklist reveals a NIK with the key FHIR export already holds: one key file."""
+    if web is None or fhir is None or fhir.nik_private_key is None:
+        return web
+    return dataclasses.replace(web, nik_private_key=fhir.nik_private_key)
+
+
 def _log_level(raw: object) -> str:
     t = _Table("log", raw, ["level"])
     level = t.text("level", "INFO").upper()
@@ -470,7 +477,7 @@ def parse_central_config(
         fhir=fhir,
         delivery=delivery,
         metrics=_metrics(data.get("metrics", {})),
-        web=_web(data.get("web", {}), base),
+        web=_with_nik_key(_web(data.get("web", {}), base), fhir),
         bundles=_bundles(data.get("bundles", {}), base),
         log_level=_log_level(data.get("log", {})),
         source=source,

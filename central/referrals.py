@@ -513,9 +513,7 @@ class ReferralBook:
 
     # --- working it --------------------------------------------------------------------------
 
-    def change(
-        self, referral_id: int, wanted: str, username: str, note: str = ""
-    ) -> Referral:
+    def change(self, referral_id: int, wanted: str, username: str, note: str = "") -> Referral:
         """Move a referral to `wanted` (with an optional note) or raise TransitionRefused."""
         try:
             target = Status(wanted)

@@ -62,7 +62,11 @@ class Incoming:
 
 class CentralStore:
     def __init__(self, url: str) -> None:
-        connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        # SQLite: wait up to 30 s for another opener's migration (BEGIN IMMEDIATE) rather than
+        # the driver's 5 s, which a loaded machine exceeded with six revisions to apply.
+        connect_args: dict[str, object] = (
+            {"check_same_thread": False, "timeout": 30.0} if url.startswith("sqlite") else {}
+        )
         self.engine: Engine = sa.create_engine(url, connect_args=connect_args)
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.web import page_cascade
+from central.web import page_cascade, page_worklist
 from central.web.accounts import AccountStore
 from central.web.audit import Action, Auditor
 from central.web.auth import Forbidden, NotSignedIn, Principal, Role, require
@@ -61,7 +61,7 @@ class _Page:
 MENU: tuple[_Page, ...] = (
     _Page("/fleet", "nav_fleet", False, ANY_ROLE),
     _Page("/cascade", "nav_cascade", True, ANY_ROLE),
-    _Page("/worklist", "nav_worklist", False, ANY_ROLE),
+    _Page("/worklist", "nav_worklist", True, ANY_ROLE),
     _Page("/quality", "nav_quality", False, ANY_ROLE),
     _Page("/audit", "nav_audit", True, (Role.DINKES,)),
 )
@@ -69,7 +69,7 @@ MENU: tuple[_Page, ...] = (
 
 # The programme's pages, one module each: `register(app, web, render)` adds its routes (and
 # flips its MENU entry's `ready`). Kept apart so each page is its own file.
-PAGES: tuple[PageModule, ...] = (page_cascade,)
+PAGES: tuple[PageModule, ...] = (page_cascade, page_worklist)
 
 
 class CsrfRefused(Exception):

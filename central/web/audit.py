@@ -29,6 +29,12 @@ class Action(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_PERSONAL = "view_personal"
     EXPORT_PERSONAL = "export_personal"
+    # The referral worklist (page_worklist.py).
+    VIEW_WORKLIST = "view_worklist"
+    VIEW_REFERRAL = "view_referral"
+    UPDATE_REFERRAL = "update_referral"
+    EXPORT_WORKLIST = "export_worklist"
+    REVEAL_NIK = "reveal_nik"
 
 
 @dataclass(frozen=True, slots=True)

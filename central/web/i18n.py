@@ -187,6 +187,106 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "Counts only: no personal data on this page. A resident counts once per period.",
     },
     # --- end /cascade ---
+    # --- the referral worklist (page_worklist.py) ---
+    "wl_title": {"id": "Daftar rujukan", "en": "Referral worklist"},
+    "wl_intro": {
+        "id": "Warga dengan hasil mendesak atau positif di wilayah Anda. Hari ini: {today}. "
+        "Yang lewat tenggat ada di atas.",
+        "en": "Residents of your area with an urgent or positive result. Today: {today}. "
+        "Overdue ones come first.",
+    },
+    "wl_status": {"id": "Status", "en": "Status"},
+    "wl_severity": {"id": "Tingkat", "en": "Severity"},
+    "wl_any": {"id": "(semua)", "en": "(any)"},
+    "wl_filter": {"id": "Saring", "en": "Filter"},
+    "wl_export": {"id": "Unduh CSV (tanpa NIK)", "en": "Download CSV (no NIK)"},
+    "wl_export_nik": {
+        "id": "Unduh CSV dengan NIK (dicatat)",
+        "en": "Download CSV with NIK (recorded)",
+    },
+    "wl_count": {"id": "{total} rujukan", "en": "{total} referrals"},
+    "wl_more": {
+        "id": "Hanya sebagian yang tampil: persempit saringan.",
+        "en": "Only some are shown: narrow the filter.",
+    },
+    "wl_due": {"id": "Tenggat", "en": "Due"},
+    "wl_resident": {"id": "Warga", "en": "Resident"},
+    "wl_kelurahan": {"id": "Kelurahan", "en": "Kelurahan"},
+    "wl_first": {"id": "Hasil pertama (UTC)", "en": "First result (UTC)"},
+    "wl_overdue": {"id": "LEWAT TENGGAT", "en": "OVERDUE"},
+    "wl_resident_ref": {"id": "#{code} (kunjungan {episode})", "en": "#{code} (episode {episode})"},
+    "wl_none": {"id": "Tidak ada rujukan.", "en": "No referrals."},
+    "wl_status_new": {"id": "Baru", "en": "New"},
+    "wl_status_contacted": {"id": "Sudah dihubungi", "en": "Contacted"},
+    "wl_status_came": {"id": "Datang ke Puskesmas", "en": "Came to the Puskesmas"},
+    "wl_status_confirmed": {"id": "Terkonfirmasi", "en": "Confirmed"},
+    "wl_status_not_confirmed": {"id": "Tidak terkonfirmasi", "en": "Not confirmed"},
+    "wl_status_unreachable": {"id": "Tidak dapat dihubungi", "en": "Unreachable"},
+    "wl_status_declined": {"id": "Menolak", "en": "Declined"},
+    "wl_severity_urgent": {"id": "Mendesak (hari ini)", "en": "Urgent (today)"},
+    "wl_severity_soon": {"id": "Segera (minggu ini)", "en": "Soon (this week)"},
+    "wl_severity_routine": {"id": "Rutin (bulan ini)", "en": "Routine (this month)"},
+    "wl_detail_title": {"id": "Rujukan", "en": "Referral"},
+    "wl_back": {"id": "← Kembali ke daftar rujukan", "en": "← Back to the worklist"},
+    "wl_refused": {
+        "id": "Status itu tidak bisa dipilih dari status sekarang. Pilih salah satu yang ada di "
+        "formulir.",
+        "en": "That status cannot follow the current one. Choose one offered in the form.",
+    },
+    "wl_note_empty": {
+        "id": "Catatan kosong: tulis apa yang dilakukan atau diketahui.",
+        "en": "An empty note: write what was done or learnt.",
+    },
+    "wl_nik": {"id": "NIK", "en": "NIK"},
+    "wl_nik_masked": {"id": "•••• •••• •••• ••••", "en": "•••• •••• •••• ••••"},
+    "wl_nik_reveal": {"id": "Tampilkan NIK", "en": "Show NIK"},
+    "wl_nik_audited": {
+        "id": "Setiap kali NIK ditampilkan, dicatat di log audit.",
+        "en": "Every time a NIK is shown it is recorded in the audit log.",
+    },
+    "wl_nik_no_key": {
+        "id": "NIK tidak bisa dibuka: kunci privat pusat belum dipasang "
+        "([fhir] nik_private_key_file).",
+        "en": "The NIK cannot be opened: central's private key is not configured "
+        "([fhir] nik_private_key_file).",
+    },
+    "wl_nik_none": {
+        "id": "Tidak ada NIK tersegel pada hasil warga ini.",
+        "en": "No sealed NIK came with this resident's results.",
+    },
+    "wl_nik_bad": {
+        "id": "NIK tersegel tidak bisa dibuka dengan kunci pusat (kunci lain?).",
+        "en": "The sealed NIK does not open with central's key (another key?).",
+    },
+    "wl_readings": {"id": "Hasil pemeriksaan", "en": "Results"},
+    "wl_when": {"id": "Waktu ukur (UTC)", "en": "Measured (UTC)"},
+    "wl_result": {"id": "Hasil", "en": "Result"},
+    "wl_gateway": {"id": "Kios/kit", "en": "Kiosk/kit"},
+    "wl_bp_value": {
+        "id": "Tekanan darah {sys}/{dia} mmHg",
+        "en": "Blood pressure {sys}/{dia} mmHg",
+    },
+    "wl_glucose_value": {"id": "Gula darah {value} mg/dL", "en": "Blood glucose {value} mg/dL"},
+    "wl_glucose_hi": {"id": "Gula darah HI (di atas batas alat)", "en": "Blood glucose HI"},
+    "wl_glucose_lo": {"id": "Gula darah LO (di bawah batas alat)", "en": "Blood glucose LO"},
+    "wl_fasting": {"id": "puasa", "en": "fasting"},
+    "wl_work": {"id": "Tindak lanjut", "en": "Follow-up"},
+    "wl_next_status": {"id": "Status baru", "en": "New status"},
+    "wl_note": {"id": "Catatan", "en": "Note"},
+    "wl_save_status": {"id": "Simpan status", "en": "Save status"},
+    "wl_closed": {"id": "Rujukan ini sudah selesai.", "en": "This referral is closed."},
+    "wl_add_note": {"id": "Tambah catatan", "en": "Add a note"},
+    "wl_save_note": {"id": "Simpan catatan", "en": "Save note"},
+    "wl_notes": {"id": "Catatan", "en": "Notes"},
+    "wl_history": {"id": "Riwayat", "en": "History"},
+    "wl_change": {"id": "Perubahan", "en": "Change"},
+    "wl_event_opened": {"id": "Dibuka dari hasil positif", "en": "Opened from a positive result"},
+    "wl_event_joined": {
+        "id": "Hasil positif baru digabungkan",
+        "en": "A new positive result joined",
+    },
+    "wl_event_note": {"id": "Catatan", "en": "Note"},
+    # --- end of the referral worklist ---
 }
 
 

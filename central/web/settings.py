@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from central.referral_rules import ReferralRules
 from central.wilayah import Wilayah
 
 # A staff member who walks away from a shared Puskesmas PC is signed out after this long.
@@ -29,3 +30,8 @@ class WebSettings:
     # The kits' origins (https://kit-07.local) whose kader pages may POST a bundle to
     # /api/bundles from the phone; the upload is authenticated by the bundle's signature.
     upload_origins: tuple[str, ...] = ()
+    # When to reach each referral (central/referral_rules.py).
+    referral_rules: ReferralRules = field(default_factory=ReferralRules)
+    # Central's X25519 private key ([fhir] nik_private_key_file): the worklist unseals a NIK
+    # with it for the roles allowed to see one; None, and the NIK stays sealed.
+    nik_private_key: bytes | None = field(default=None, repr=False)

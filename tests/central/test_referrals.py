@@ -114,9 +114,7 @@ def test_refresh_is_idempotent_and_links_visits_by_pseudonym(
     assert worklist.refresh() == 0
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(referrals)).scalar() == 1
-        assert (
-            conn.execute(sa.select(sa.func.count()).select_from(referral_readings)).scalar() == 2
-        )
+        assert conn.execute(sa.select(sa.func.count()).select_from(referral_readings)).scalar() == 2
 
 
 def test_a_closed_referral_starts_a_new_episode(
