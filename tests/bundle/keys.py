@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ class Keys:
     x25519_public: bytes
     x25519_key_file: Path  # hex, as `gempita demo` writes central.key
     x25519_pub_file: Path  # hex, as kiosk.settings.central_public_key_file holds it
+    # A moment inside every certificate's validity: taken after issuing, so tests that run long
+    # after collection never ask for a time before the certificates existed.
+    now: dt.datetime
 
 
 def make_keys(directory: Path, *, gateway_id: str = "gw-001") -> Keys:
@@ -48,6 +52,7 @@ def make_keys(directory: Path, *, gateway_id: str = "gw-001") -> Keys:
         x25519_public=raw_public,
         x25519_key_file=key_file,
         x25519_pub_file=pub_file,
+        now=dt.datetime.now(dt.UTC),
     )
 
 

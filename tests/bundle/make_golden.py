@@ -1,6 +1,6 @@
 """Write the golden key material and bundle (run once; the files are committed).
 
-    .venv/bin/python -m tests.bundle.make_golden
+.venv/bin/python -m tests.bundle.make_golden
 """
 
 from __future__ import annotations

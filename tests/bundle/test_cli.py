@@ -61,7 +61,11 @@ def test_usb_round_trip(tmp_path: Path, pki: Keys, central_db_url: str) -> None:
     # Imported twice (the stick went round again): stored once, confirmed again.
     again = tmp_path / "receipts-again"
     run = gempita(
-        "central", "import", *_bundles(stick), "--receipts-dir", again,
+        "central",
+        "import",
+        *_bundles(stick),
+        "--receipts-dir",
+        again,
         *central_args(pki, central_db_url),
     )
     assert run.code == 0, run.err
@@ -130,8 +134,15 @@ def test_unknown_gateway_and_wrong_recipient(
     # A gw-001 certificate from another deployment's CA, sealed to OUR central's key.
     forged = tmp_path / "forged"
     run = gempita(
-        "bundle", "export", forged, "-c", config,
-        "--cert", other_pki.directory / "gw-001.crt", "--key", other_pki.directory / "gw-001.key",
+        "bundle",
+        "export",
+        forged,
+        "-c",
+        config,
+        "--cert",
+        other_pki.directory / "gw-001.crt",
+        "--key",
+        other_pki.directory / "gw-001.key",
     )
     assert run.code == 0, run.err
     # The real gateway, but sealed to another central's key.
@@ -144,7 +155,11 @@ def test_unknown_gateway_and_wrong_recipient(
     assert gempita("bundle", "export", good, "-c", config).code == 0
 
     run = gempita(
-        "central", "import", *_bundles(forged), *_bundles(elsewhere), *_bundles(good),
+        "central",
+        "import",
+        *_bundles(forged),
+        *_bundles(elsewhere),
+        *_bundles(good),
         *central_args(pki, central_db_url),
     )
     text = run.out + run.err
@@ -191,8 +206,10 @@ def test_bad_reading_in_a_good_bundle_is_a_dead_letter_and_stays(
     from tests.support.harness import make_reading
 
     foreign = reading_row(make_reading(99, gateway_id="gw-999"))
-    store_rows(config, [Row(foreign.id, foreign.device_id, foreign.kind, foreign.measured_at,
-                            foreign.payload)])
+    store_rows(
+        config,
+        [Row(foreign.id, foreign.device_id, foreign.kind, foreign.measured_at, foreign.payload)],
+    )
     stick = tmp_path / "stick"
     assert gempita("bundle", "export", stick, "-c", config).code == 0
     run = gempita("central", "import", stick, *central_args(pki, central_db_url))

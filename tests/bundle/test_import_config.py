@@ -45,9 +45,7 @@ def test_import_reads_its_keys_from_the_config_file(tmp_path: Path, pki: Keys) -
     assert central_ids(db) == set(ids)
 
 
-def test_a_flag_overrides_its_bundles_key(
-    tmp_path: Path, pki: Keys, other_pki: Keys
-) -> None:
+def test_a_flag_overrides_its_bundles_key(tmp_path: Path, pki: Keys, other_pki: Keys) -> None:
     db = f"sqlite:///{tmp_path / 'central.db'}"
     config = write_config(tmp_path / "kit", pki)
     fill(config, range(2))

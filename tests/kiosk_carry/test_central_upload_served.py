@@ -13,7 +13,7 @@ import pytest
 from central.store import CentralStore
 from core.bundle import decode_bundle_receipt
 from tests.bundle.keys import Keys, make_keys
-from tests.kiosk_carry.test_upload_router import KIT, NOW, bundle
+from tests.kiosk_carry.test_upload_router import KIT, bundle
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.processes import GempitaProcess
 
@@ -53,7 +53,7 @@ async def test_gempita_central_takes_a_phone_upload(
             assert answer.status_code == 200, answer.text
             assert answer.headers["access-control-allow-origin"] == KIT
             receipt = decode_bundle_receipt(
-                answer.content, trust=pki.trust, gateway_id="gw-001", now=NOW
+                answer.content, trust=pki.trust, gateway_id="gw-001", now=pki.now
             )
             assert set(receipt.ids) == set(ids)
             # A staff POST still needs its session and CSRF token.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from tests.bundle.keys import Keys, make_keys
 from tests.support.harness import make_reading
 
 KIT = "http://kit.test"
-# A little after now: the keys are issued when the module fixture runs, after this import.
-NOW = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +35,7 @@ def store(tmp_path: Path) -> Iterator[CentralStore]:
 def client(store: CentralStore, pki: Keys, **options: int) -> httpx.AsyncClient:
     keys = CentralKeys(x25519_private=pki.x25519_private, trust=pki.trust, signer=pki.central)
     app = FastAPI()
-    app.include_router(make_router(store, keys, lambda: NOW, allowed_origins=[KIT], **options))
+    app.include_router(make_router(store, keys, lambda: pki.now, allowed_origins=[KIT], **options))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://central.test")
 
 
@@ -48,7 +45,7 @@ def bundle(pki: Keys, numbers: range) -> tuple[bytes, list[str]]:
         [r.payload for r in rows],
         first_seq=1,
         last_seq=len(rows),
-        created_at=NOW,
+        created_at=pki.now,
         export_id="x1",
         signer=pki.gateway,
         recipient_public_key=pki.x25519_public,
@@ -64,14 +61,16 @@ async def test_a_good_bundle_is_stored_once_and_answered_with_its_receipt(
     first = await http.post(PATH, content=data, headers={"origin": KIT})
     assert first.status_code == 200, first.text
     assert first.headers["access-control-allow-origin"] == KIT
-    receipt = decode_bundle_receipt(first.content, trust=pki.trust, gateway_id="gw-001", now=NOW)
+    receipt = decode_bundle_receipt(
+        first.content, trust=pki.trust, gateway_id="gw-001", now=pki.now
+    )
     assert sorted(receipt.ids) == sorted(ids)
     assert (first.headers["x-gempita-readings"], first.headers["x-gempita-stored"]) == ("5", "5")
     again = await http.post(PATH, content=data, headers={"origin": KIT})
     assert again.status_code == 200
     assert again.headers["x-gempita-stored"] == "0"
     assert sorted(
-        decode_bundle_receipt(again.content, trust=pki.trust, gateway_id="gw-001", now=NOW).ids
+        decode_bundle_receipt(again.content, trust=pki.trust, gateway_id="gw-001", now=pki.now).ids
     ) == sorted(ids)
     assert store.count() == 5
 
