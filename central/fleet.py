@@ -47,6 +47,7 @@ class FleetStats:
     state_changes: int = 0
     events: int = 0
     junk: int = 0
+    cleared: int = 0  # empty status messages: a retained status cleared by an operator
     db_errors: int = 0
 
 
@@ -121,6 +122,12 @@ class FleetMonitor:
         while True:
             topic, payload = await queue.get()
             now = self.clock().timestamp()
+            if not payload:
+                # MQTT's way to clear a retained message (a gateway retired, a test topic
+                # tidied): nothing to learn and nothing wrong, so the fleet row stays as it was.
+                self.stats.cleared += 1
+                _LOGGER.info("fleet monitor: the retained status on %s was cleared", topic)
+                continue
             try:
                 status = parse_status(topic, payload)
             except FleetStatusError as exc:

@@ -123,8 +123,7 @@ async def test_junk_statuses_are_dead_lettered_and_do_not_stop_the_monitor(
     raw = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     raw.connect("127.0.0.1", mosquitto.port)
     raw.loop_start()
-    # Not b"" first: an empty retained publish is MQTT's way of clearing the retained message.
-    junk = [b"not json", b"", b"[" * 20_000, b'{"schema": "gempita.status/1"}', b"\xff" * 100]
+    junk = [b"not json", b"[" * 20_000, b'{"schema": "gempita.status/1"}', b"\xff" * 100]
     try:
         # One retained (delivered on subscribe), the rest live.
         raw.publish(topic_status("gw-junk-0"), junk[0], qos=1, retain=True).wait_for_publish(5)
@@ -139,6 +138,10 @@ async def test_junk_statuses_are_dead_lettered_and_do_not_stop_the_monitor(
             await wait_for(
                 lambda: is_state(store, "gw-ok", "online"), 30, "a good status after junk"
             )
+            # An empty status clears a retained message: neither junk nor a change to the row.
+            raw.publish(topic_status("gw-ok"), b"", qos=1, retain=True).wait_for_publish(5)
+            await wait_for(lambda: monitor.stats.cleared == 1, 30, "the clear seen")
+            assert await is_state(store, "gw-ok", "online")
             assert monitor.stats.junk == len(junk)
             reasons = await asyncio.to_thread(store.dead_letter_reasons)
             assert len(reasons) == len(junk)
