@@ -78,7 +78,7 @@ def import_bundle(
             progress(len(batch))
     if bad:
         topic = topic_readings(gateway_id)
-        store.dead_letter_many([(topic, payload, reason) for payload, reason in bad])
+        store.dead_letter_many([(topic, payload, reason) for payload, reason in bad], once=True)
         _LOGGER.warning(
             "bundle %s from %s: %d readings refused (dead letters)",
             bundle.digest[:12],

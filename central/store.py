@@ -153,12 +153,33 @@ class CentralStore:
                 },
             )
 
-    def dead_letter_many(self, letters: Sequence[tuple[str, bytes, str]]) -> None:
-        """Keep (topic, payload, reason) of messages central will not store, in one commit."""
+    def dead_letter_many(
+        self, letters: Sequence[tuple[str, bytes, str]], *, once: bool = False
+    ) -> None:
+        """Keep (topic, payload, reason) of messages central will not store, in one commit.
+
+        `once`: skip a letter whose topic and payload are already kept — a bundle imported
+        again (from the stick and then from the phone) refuses the same rows again.
+        """
+        if once:
+            letters = list({(t, p): (t, p, r) for t, p, r in letters}.values())
         if not letters:
             return
         now = time.time()
         with self.engine.begin() as conn:
+            if once:
+                known = {
+                    (str(t), bytes(p))
+                    for t, p in conn.execute(
+                        sa.select(dead_letters.c.topic, dead_letters.c.payload).where(
+                            dead_letters.c.topic.in_({t[:300] for t, _p, _r in letters}),
+                            dead_letters.c.payload.in_([p for _t, p, _r in letters]),
+                        )
+                    )
+                }
+                letters = [(t, p, r) for t, p, r in letters if (t[:300], p) not in known]
+                if not letters:
+                    return
             conn.execute(
                 dead_letters.insert(),
                 [

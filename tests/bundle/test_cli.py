@@ -219,6 +219,11 @@ def test_bad_reading_in_a_good_bundle_is_a_dead_letter_and_stays(
     ((topic, reason),) = central_dead_letters(central_db_url)
     assert topic == "gempita/v1/gw-001/readings"
     assert "gateway_id does not match the bundle's gateway" in reason
+    # The same stick again: nothing new, and the refused row is not kept a second time.
+    again = gempita("central", "import", stick, *central_args(pki, central_db_url))
+    assert again.code == 0, again.err
+    assert "0 new, 5 already stored, 1 dead letters" in again.out
+    assert len(central_dead_letters(central_db_url)) == 1
 
     assert gempita("bundle", "confirm", stick, "-c", config).code == 0
     assert states(config, [*ids, foreign.id]) == {
