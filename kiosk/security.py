@@ -2,51 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.scrypt_hash import hash_scrypt, verify_scrypt
+
 # scrypt cost: ~30 ms on a Pi 4 class CPU, 16 MiB of memory; stored with the hash so it can
 # be raised later without invalidating existing hashes.
-_N, _R, _P = 2**14, 8, 1
-_DKLEN = 32
+_N = 2**14
 
 
 def hash_secret(secret: str, *, salt: bytes | None = None) -> str:
-    """`scrypt$N$r$p$salt$hash` (base64 parts) for an admin password or a kader PIN."""
-    salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN)
-    return "$".join(("scrypt", str(_N), str(_R), str(_P), _b64(salt), _b64(digest)))
+    """The stored form of an admin password or a kader PIN."""
+    return hash_scrypt(secret, n=_N, salt=salt)
 
 
 def verify_secret(secret: str, stored: str) -> bool:
-    parts = stored.split("$")
-    if len(parts) != 6 or parts[0] != "scrypt":
-        return False
-    try:
-        n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
-        salt = base64.b64decode(parts[4], validate=True)
-        expected = base64.b64decode(parts[5], validate=True)
-        digest = hashlib.scrypt(
-            secret.encode("utf-8"),
-            salt=salt,
-            n=n,
-            r=r,
-            p=p,
-            dklen=len(expected),
-            maxmem=256 * 1024 * 1024,
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(digest, expected)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return verify_scrypt(secret, stored)
 
 
 @dataclass(slots=True)

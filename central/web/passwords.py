@@ -6,17 +6,13 @@ in the stored string, so raising them later only needs `needs_rehash` at the nex
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
-import os
+
+from core.scrypt_hash import hash_scrypt, scrypt_cost, verify_scrypt
 
 # Memory-hard enough that a guessing rig pays dearly for every try; a staff member signs in
 # rarely, so the cost is felt by attackers, not by users.
-_N, _R, _P = 2**16, 8, 1
-_DKLEN = 32
-_MAXMEM = 256 * 1024 * 1024
+_N = 2**16
 MIN_LENGTH = 10
 
 
@@ -32,39 +28,15 @@ def check_strength(password: str, username: str) -> None:
 
 
 def hash_password(password: str, *, n: int = _N, salt: bytes | None = None) -> str:
-    """`scrypt$N$r$p$salt$hash`, base64 parts."""
-    salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=_R, p=_P, dklen=_DKLEN, maxmem=_MAXMEM
-    )
-    return "$".join(("scrypt", str(n), str(_R), str(_P), _b64(salt), _b64(digest)))
+    return hash_scrypt(password, n=n, salt=salt)
 
 
 def verify_password(password: str, stored: str) -> bool:
-    parts = stored.split("$")
-    if len(parts) != 6 or parts[0] != "scrypt":
-        return False
-    try:
-        n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
-        salt = base64.b64decode(parts[4], validate=True)
-        expected = base64.b64decode(parts[5], validate=True)
-        digest = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=salt,
-            n=n,
-            r=r,
-            p=p,
-            dklen=len(expected),
-            maxmem=_MAXMEM,
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(digest, expected)
+    return verify_scrypt(password, stored)
 
 
 def needs_rehash(stored: str) -> bool:
-    parts = stored.split("$")
-    return len(parts) != 6 or parts[0] != "scrypt" or parts[1] != str(_N)
+    return scrypt_cost(stored) != _N
 
 
 @functools.cache
@@ -72,7 +44,3 @@ def dummy_hash() -> str:
     """Verified against when the user name is unknown, so a wrong name costs as long as a
     wrong password and the timing does not tell which names exist."""
     return hash_password("not-a-password", salt=b"\x00" * 16)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
