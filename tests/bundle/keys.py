@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -74,4 +75,10 @@ def load_keys(directory: Path, *, gateway_id: str = "gw-001") -> Keys:
         x25519_public=raw_public,
         x25519_key_file=directory / "central.x25519",
         x25519_pub_file=directory / "central.pub",
+        now=max(
+            x509.load_pem_x509_certificate(
+                (directory / f"{name}.crt").read_bytes()
+            ).not_valid_before_utc
+            for name in (gateway_id, "central")
+        ),
     )
