@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import jinja2
 from fastapi import Depends, FastAPI, Form, Query, Request
@@ -74,8 +74,6 @@ PAGES: tuple[PageModule, ...] = (page_cascade, page_worklist)
 
 class CsrfRefused(Exception):
     """A state-changing request without the session's CSRF token."""
-
-
 
 
 def _lang(request: Request) -> str:
@@ -140,12 +138,16 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
     def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """`here=`: the GET address of what a page answering a POST shows (its language links
+        go there); without it they reload the request's own address, query and all."""
         lang = _lang(request)
         session: Session | None = getattr(request.state, "session", None)
+        here = context.pop("here", None)
         body = web.templates.get_template(name).render(
             t=lambda key, **values: text(key, lang, **values),
             lang=lang,
             languages=LANGUAGE_NAMES,
+            lang_links=_language_links(request, here),
             path=request.url.path,
             principal=session.principal if session else None,
             csrf=session.csrf_token if session else "",
@@ -214,10 +216,16 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
         return error(request, exc.status_code, key)
 
     def login_page(
-        request: Request, status: int = 200, *, message: str = "", username: str = ""
+        request: Request,
+        status: int = 200,
+        *,
+        message: str = "",
+        username: str = "",
+        next_path: str | None = None,
     ) -> HTMLResponse:
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
-        next_path = _local_path(request.query_params.get("next"))
+        # A refused sign-in (a POST) carries `next` in its form: it must survive the retry.
+        going = _local_path(request.query_params.get("next") if next_path is None else next_path)
         response = render(
             request,
             "login.html",
@@ -225,7 +233,8 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
             login_csrf=token,
             message=message,
             username=username,
-            next_path=next_path,
+            next_path=going,
+            here="/login" if going == "/" else f"/login?{urlencode({'next': going})}",
         )
         response.set_cookie(
             LOGIN_CSRF_COOKIE,
@@ -257,10 +266,12 @@ def create_app(engine: Engine, settings: WebSettings, clock: Callable[[], float]
                 web.auditor.audit(typed, Action.LOGIN_LIMITED, "", address, outcome="refused")
                 minutes = max(1, -(-int(result.wait_s) // 60))
                 message = text("login_limited", _lang(request), minutes=minutes)
-                return login_page(request, 429, message=message, username=username)
+                return login_page(
+                    request, 429, message=message, username=username, next_path=next_path
+                )
             web.auditor.audit(typed, Action.LOGIN_FAILED, "", address, outcome="refused")
             message = text("login_wrong", _lang(request))
-            return login_page(request, 401, message=message, username=username)
+            return login_page(request, 401, message=message, username=username, next_path=next_path)
         principal = result.principal
         # Sessions nobody came back to are otherwise only deleted when their cookie returns.
         web.sessions.sweep()
@@ -346,6 +357,20 @@ def _add_placeholder(app: FastAPI, page: _Page, render: Callable[..., HTMLRespon
     app.add_api_route(
         page.path, placeholder, methods=["GET"], response_class=HTMLResponse, name=page.key
     )
+
+
+def _language_links(request: Request, here: str | None) -> dict[str, str]:
+    """Each language's link: the same view again, its query kept and only `lang` replaced.
+
+    A page answering a POST reloads its own GET page (`here`), or home when it names none:
+    the POST route by GET is a 405, and repeating the POST would redo what it did.
+    """
+    if here is None:
+        safe = request.method in _SAFE_METHODS
+        here = f"{request.url.path}?{request.url.query}" if safe else "/"
+    path, _, query = here.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "lang"]
+    return {code: f"{path}?{urlencode([*kept, ('lang', code)])}" for code in LANGUAGE_NAMES}
 
 
 def _utc(epoch: float) -> str:

@@ -189,6 +189,9 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
             has_sealed=any(reading.sealed_nik for reading in linked),
             nik=nik,
             nik_problem=nik_problem,
+            # Also shown in answer to a POST (a reveal, a refused change): its language links
+            # reload the referral, not the POST route.
+            here=f"/worklist/{referral.id}",
         )
 
     @app.get("/worklist/{referral_id}", response_class=HTMLResponse)
