@@ -63,13 +63,15 @@ def router(k: Kiosk) -> APIRouter:
         name = str(row["name"])
         entries = desk.entries(name)
         qc = desk.qc_log(name)
+        # A refused form shows its error alone, not the message of the save before it.
+        flash = take_flash(login, "" if error else request.url.path)
         return k.render(
             request,
             "kader_mutu_device.html",
             login.lang,
             status_code=status_code,
             login=login,
-            flash=take_flash(login, request.url.path),
+            flash=flash,
             dev=device_state(row, login.lang),
             entries=entries,
             values=values if values is not None else form_values(entries),
@@ -90,6 +92,7 @@ def router(k: Kiosk) -> APIRouter:
             "kader_mutu.html",
             login.lang,
             login=login,
+            flash=take_flash(login, request.url.path),
             kept=kept,
             devices=device_states(rows, login.lang),
         )

@@ -41,11 +41,14 @@ GOOD = {
 
 
 def kit_rig(tmp_path: Path, clock: FakeClock | None = None, **overrides: Any) -> Rig:
-    """A rig whose device rows carry the book's verdict, as GatewayService.device_status."""
     rig = make_rig(clock, **overrides)
-    book = AssuranceBook(
-        tmp_path / "assurance.json", Policy(), site_zone("Asia/Makassar"), rig.clock
-    )
+    attach_book(rig, tmp_path / "assurance.json")
+    return rig
+
+
+def attach_book(rig: Rig, path: Path) -> AssuranceBook:
+    """A real book on `rig`, its verdicts in the device rows as GatewayService.device_status."""
+    book = AssuranceBook(path, Policy(), site_zone("Asia/Makassar"), rig.clock)
     rows = [
         {"name": "bp", "kind": "blood_pressure", "state": "idle", "battery_pct": 80},
         {"name": "glucose", "kind": "glucose", "state": "idle", "battery_pct": 60},
@@ -59,7 +62,7 @@ def kit_rig(tmp_path: Path, clock: FakeClock | None = None, **overrides: Any) ->
 
     rig.deps.assurance = book
     rig.deps.device_status = device_status
-    return rig
+    return book
 
 
 def book_of(rig: Rig) -> AssuranceBook:
@@ -235,6 +238,10 @@ async def test_an_expired_strip_lot_is_kept_and_marks_the_meter_until_corrected(
         assert "data-device-check" in saved.text and "Strip sudah kedaluwarsa" in saved.text
         listed = await client.get("/kader/mutu")
         assert "⚠ Alat perlu diperiksa" in listed.text
+        # The save's message stays on its page only: not on the list, not on the next form.
+        assert "Tanggal kedaluwarsa sudah lewat" not in listed.text
+        again = await client.get("/kader/mutu/glucose")
+        assert "Tanggal kedaluwarsa sudah lewat" not in again.text
         home = await client.get("/kader")
         assert "1 alat perlu diperiksa" in home.text
         # The verdict the gateway stamps on readings says the same.
