@@ -16,6 +16,7 @@ from kiosk import (
     routes_assurance,
     routes_carry,
     routes_kader,
+    routes_kader_assurance,
     routes_portal,
     routes_resident,
 )
@@ -52,6 +53,7 @@ def create_app(deps: KioskDeps) -> FastAPI:
     app.include_router(routes_resident.router(kiosk))
     app.add_exception_handler(routes_resident.NoVisitError, routes_resident.back_to_start)
     app.include_router(routes_kader.router(kiosk))
+    app.include_router(routes_kader_assurance.router(kiosk))
     app.include_router(routes_carry.router(kiosk))
     app.include_router(routes_admin.router(kiosk))
     app.include_router(routes_assurance.router(kiosk))

@@ -194,7 +194,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "mutu_strip_lot": {"id": "Lot strip", "en": "Strip lot"},
     "mutu_strip_expires": {"id": "Strip kedaluwarsa", "en": "Strips expire"},
     "mutu_control_low": {"id": "Rentang kontrol bawah (mg/dL)", "en": "Control range low (mg/dL)"},
-    "mutu_control_high": {"id": "atas (mg/dL)", "en": "high (mg/dL)"},
+    "mutu_control_high": {
+        "id": "Rentang kontrol atas (mg/dL)",
+        "en": "Control range high (mg/dL)",
+    },
     "mutu_control_lot": {"id": "Lot larutan kontrol", "en": "Control vial lot"},
     "mutu_control_expires": {"id": "Larutan kontrol kedaluwarsa", "en": "Control vial expires"},
     "mutu_save": {"id": "Simpan", "en": "Save"},
@@ -210,12 +213,28 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     },
     "mutu_qc_none": {"id": "Belum ada uji kontrol", "en": "No control tests yet"},
     "mutu_bad_date": {
-        "id": "Tanggal tidak terbaca: gunakan TTTT-BB-HH",
-        "en": "Date not readable: use YYYY-MM-DD",
+        "id": '{field}: tanggal "{value}" tidak terbaca. Tulis TTTT-BB-HH, misalnya 2027-01-31.',
+        "en": '{field}: the date "{value}" cannot be read. Write YYYY-MM-DD, e.g. 2027-01-31.',
     },
-    "mutu_bad_range": {
-        "id": "Rentang kontrol salah: isi bawah dan atas, bawah tidak lebih dari atas",
-        "en": "Control range wrong: give low and high, low not above high",
+    "mutu_range_missing": {
+        "id": "Rentang kontrol salah: isi batas bawah dan batas atas dari botol larutan "
+        "kontrol (atau kosongkan semua isian larutan kontrol).",
+        "en": "Control range wrong: give both the low and the high edge from the control vial "
+        "(or leave every control vial field empty).",
+    },
+    "mutu_range_number": {
+        "id": "Rentang kontrol salah: {field} harus angka mg/dL, misalnya 110.",
+        "en": "Control range wrong: {field} must be a number in mg/dL, e.g. 110.",
+    },
+    "mutu_range_positive": {
+        "id": "Rentang kontrol salah: batas bawah harus lebih dari 0 mg/dL.",
+        "en": "Control range wrong: the low edge must be above 0 mg/dL.",
+    },
+    "mutu_range_order": {
+        "id": "Rentang kontrol salah: batas bawah ({low}) lebih tinggi dari batas atas ({high}). "
+        "Periksa lagi angka pada botol.",
+        "en": "Control range wrong: the low edge ({low}) is above the high edge ({high}). "
+        "Check the numbers on the vial again.",
     },
     "mutu_edit": {"id": "Mutu alat", "en": "Device quality"},
     "device_check_short": {"id": "Alat perlu diperiksa", "en": "Device needs checking"},
@@ -618,6 +637,90 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "carry_err_receipt": {
         "id": "Bukti terima ditolak kit: bukan dari pusat atau untuk kit lain.",
         "en": "The kit refused the receipt: not from central, or for another kit.",
+    },
+    # kit assurance on the kader's phone (issue 14 item 4)
+    "mutu_control_low_short": {"id": "batas bawah", "en": "the low edge"},
+    "mutu_control_high_short": {"id": "batas atas", "en": "the high edge"},
+    "mutu_list_title": {"id": "Mutu alat", "en": "Device quality"},
+    "mutu_list_intro": {
+        "id": "Hasil dari alat yang perlu diperiksa tetap disimpan, tetapi ditandai.",
+        "en": "Readings from a device that needs checking are still kept, but marked.",
+    },
+    "mutu_not_kept": {
+        "id": "Kit ini tidak mencatat mutu alat. Hubungi operator.",
+        "en": "This kit does not keep device quality records. Call the operator.",
+    },
+    "mutu_flagged_n": {"id": "{n} alat perlu diperiksa", "en": "{n} need checking"},
+    "mutu_no_devices": {"id": "Belum ada alat di kit ini.", "en": "No devices on this kit yet."},
+    "mutu_state_ok": {"id": "Layak pakai", "en": "Fit for use"},
+    "mutu_state_unknown": {"id": "Data mutu belum lengkap", "en": "Quality data incomplete"},
+    "mutu_state_out_of_policy": {"id": "Alat perlu diperiksa", "en": "Device needs checking"},
+    "mutu_state_none": {"id": "Tidak dinilai", "en": "Not judged"},
+    "mutu_reasons": {"id": "Sebab", "en": "Why"},
+    "mutu_battery": {"id": "Baterai: {pct}%", "en": "Battery: {pct}%"},
+    "mutu_reason_calibration_overdue": {
+        "id": "Tanggal validasi/kalibrasi sudah lewat",
+        "en": "The validation/calibration date has passed",
+    },
+    "mutu_reason_no_passing_control": {
+        "id": "Belum ada uji larutan kontrol yang lulus akhir-akhir ini",
+        "en": "No passing control-solution test recently",
+    },
+    "mutu_reason_control_failed": {
+        "id": "Uji kontrol terakhir di luar rentang botol",
+        "en": "The latest control test was outside the vial's range",
+    },
+    "mutu_reason_strips_expired": {
+        "id": "Strip sudah kedaluwarsa",
+        "en": "The strips have expired",
+    },
+    "mutu_reason_control_vial_expired": {
+        "id": "Larutan kontrol sudah kedaluwarsa",
+        "en": "The control solution has expired",
+    },
+    "mutu_reason_battery_critical": {
+        "id": "Baterai hampir habis",
+        "en": "The battery is nearly flat",
+    },
+    "mutu_reason_calibration_not_entered": {
+        "id": "Tanggal validasi belum diisi operator",
+        "en": "The operator has not entered a validation date",
+    },
+    "mutu_reason_strips_not_entered": {
+        "id": "Lot dan kedaluwarsa strip belum diisi",
+        "en": "Strip lot and expiry not entered",
+    },
+    "mutu_reason_control_range_not_entered": {
+        "id": "Rentang larutan kontrol belum diisi",
+        "en": "Control solution range not entered",
+    },
+    "mutu_strips_title": {"id": "Strip", "en": "Strips"},
+    "mutu_vial_title": {
+        "id": "Larutan kontrol (lihat botol)",
+        "en": "Control solution (see the vial)",
+    },
+    "mutu_date_hint": {"id": "Format TTTT-BB-HH", "en": "Format YYYY-MM-DD"},
+    "mutu_validation_title": {"id": "Validasi tensimeter", "en": "BP monitor validation"},
+    "mutu_validation_due": {"id": "Validasi berlaku sampai {date}", "en": "Validation due {date}"},
+    "mutu_validation_missing": {"id": "Belum diisi", "en": "Not entered"},
+    "mutu_validation_by_operator": {
+        "id": "Tanggal ini diisi operator di layar kios.",
+        "en": "The operator enters this date on the kiosk screen.",
+    },
+    "mutu_saved": {"id": "Data mutu alat tersimpan.", "en": "Device quality data saved."},
+    "mutu_saved_expired": {
+        "id": "Tersimpan. Tanggal kedaluwarsa sudah lewat: hasil dari alat ini ditandai "
+        '"Alat perlu diperiksa" sampai strip atau larutan kontrol diganti.',
+        "en": "Saved. The expiry date has passed: readings from this device are marked "
+        '"Device needs checking" until the strips or control solution are replaced.',
+    },
+    "mutu_qc_shown": {
+        "id": "{shown} uji terakhir dari {total}",
+        "en": "The latest {shown} of {total} tests",
+    },
+    "mutu_qc_range": {
+        "id": "Rentang botol sekarang: {low}–{high} mg/dL",
+        "en": "Vial range now: {low}–{high} mg/dL",
     },
     # errors
     "error_title": {"id": "Maaf, terjadi gangguan", "en": "Sorry, something went wrong"},

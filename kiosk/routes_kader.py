@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from core.reading import Kind, Subject
+from kiosk.assurance_forms import is_out_of_policy, status_rows
 from kiosk.consent import GUARDIAN_SUFFIX, consent_text
 from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redirect, take_flash
 from kiosk.i18n import text
@@ -106,6 +107,8 @@ def router(k: Kiosk) -> APIRouter:
             day_list=listed,
             mine=own_counts(login.user, day_list, states),
             sync=sync_counts(k),
+            mutu_kept=k.deps.assurance is not None,
+            mutu_flagged=flagged_devices(k),
         )
 
     @r.get("/daftar")
@@ -273,6 +276,13 @@ def router(k: Kiosk) -> APIRouter:
         return redirect("/kader")
 
     return r
+
+
+def flagged_devices(k: Kiosk) -> int:
+    """How many of the kit's devices are out of policy, for the home page's "Mutu alat" link."""
+    if k.deps.assurance is None:
+        return 0
+    return sum(1 for row in status_rows(k.deps.device_status) if is_out_of_policy(row))
 
 
 def record_result(
