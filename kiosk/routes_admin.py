@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from kiosk.assurance_forms import reason_text
 from kiosk.consent import CONSENT, consent_text
 from kiosk.context import Kiosk, client_key, flash_redirect, form_fields, redirect, take_flash
 from kiosk.deps import KioskSettings
@@ -132,10 +133,10 @@ def device_rows(
 
 
 def _assurance_text(assurance: object, lang: str) -> str | None:
-    """"Alat perlu diperiksa" and the reason codes, for a device out of policy; else None."""
+    """"Alat perlu diperiksa" and why, in the page's language, for a device out of policy."""
     if not isinstance(assurance, Mapping) or assurance.get("status") != "out_of_policy":
         return None
-    reasons = ", ".join(str(r) for r in assurance.get("reasons") or ())
+    reasons = ", ".join(reason_text(str(r), lang) for r in assurance.get("reasons") or ())
     return f"{text('device_check_short', lang)}: {reasons}" if reasons else text(
         "device_check_short", lang
     )

@@ -79,7 +79,11 @@ async def test_the_operator_page_flags_an_out_of_policy_device_with_its_reasons(
         page = await admin_login(client)
     html = page.text
     assert html.count("data-device-check") == 1
-    assert "Alat perlu diperiksa: control_failed, battery_critical" in html
+    # The reasons in words a kader acts on, not the payload's codes.
+    assert (
+        "Alat perlu diperiksa: Uji kontrol terakhir di luar rentang botol, Baterai hampir habis"
+        in html
+    )
 
 
 async def test_the_operator_edits_a_meters_entries_and_sees_its_qc_log(tmp_path: Path) -> None:
