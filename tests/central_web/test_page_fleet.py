@@ -304,3 +304,29 @@ def test_a_device_out_of_policy_survives_the_store(world: World) -> None:
 
 def test_the_menu_entry_is_ready() -> None:
     assert next(p for p in MENU if p.path == "/fleet").ready
+
+
+@pytest.mark.parametrize(
+    ("assurance", "reason"),
+    [
+        ("ok", "assurance must be an object"),
+        ({"status": "fine"}, "assurance.status must be ok, out_of_policy or unknown"),
+        ({"status": "out_of_policy", "reasons": "strips_expired"}, "assurance.reasons"),
+        ({"status": "out_of_policy", "reasons": ["Strips Expired!"]}, "assurance.reasons"),
+        ({"status": "unknown", "reasons": [f"r{i}" for i in range(17)]}, "assurance.reasons"),
+    ],
+)
+def test_a_malformed_assurance_is_a_typed_error_naming_the_field(
+    assurance: object, reason: str
+) -> None:
+    from central.fleet_store import FleetStatusError
+
+    payload = status("gw-x", 1.0, devices=[_device("glu", assurance=assurance)])
+    with pytest.raises(FleetStatusError, match=re.escape(f"devices[0].{reason}")):
+        parse_status(topic("gw-x"), payload)
+
+
+def test_a_device_without_assurance_is_not_judged() -> None:
+    payload = status("gw-x", 1.0, devices=[_device("glu", assurance=None)])
+    (device,) = parse_status(topic("gw-x"), payload).devices
+    assert device.assurance is None
