@@ -33,6 +33,7 @@ from central.fleet_rules import (
     evaluate,
 )
 from central.store import metadata
+from core.reading import ASSURANCE_REASONS_MAX, AssuranceStatus, is_reason_code
 from core.topics import gateway_of
 
 SCHEMA_STATUS = "gempita.status/1"
@@ -87,6 +88,12 @@ class FleetStatusError(CentralError):
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceAssurance:
+    status: str  # a core.reading.AssuranceStatus value
+    reasons: tuple[str, ...]  # short codes (core.assurance.Reason), no values
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceStatus:
     name: str
     transport: str | None
@@ -98,6 +105,9 @@ class DeviceStatus:
     readings_total: int | None
     last_error: str | None
     failures: int | None
+    # The kit-assurance verdict the gateway published (core/assurance.py); None when the
+    # gateway does not judge its devices.
+    assurance: DeviceAssurance | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +121,9 @@ class DeviceStatus:
             "readings_total": self.readings_total,
             "last_error": self.last_error,
             "failures": self.failures,
+            "assurance": None
+            if self.assurance is None
+            else {"status": self.assurance.status, "reasons": list(self.assurance.reasons)},
         }
 
 
@@ -227,7 +240,31 @@ def _device(raw: object, index: int) -> DeviceStatus:
         readings_total=_count(raw.get("readings_total"), f"{where}.readings_total"),
         last_error=_text(raw.get("last_error"), f"{where}.last_error"),
         failures=_count(raw.get("failures"), f"{where}.failures"),
+        assurance=_assurance(raw.get("assurance"), f"{where}.assurance"),
     )
+
+
+_ASSURANCE_STATUSES = frozenset(s.value for s in AssuranceStatus)
+
+
+def _assurance(raw: object, where: str) -> DeviceAssurance | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FleetStatusError(f"{where} must be an object")
+    status = raw.get("status")
+    if status not in _ASSURANCE_STATUSES:
+        raise FleetStatusError(f"{where}.status must be ok, out_of_policy or unknown")
+    reasons = raw.get("reasons") or []
+    if (
+        not isinstance(reasons, list)
+        or len(reasons) > ASSURANCE_REASONS_MAX
+        or not all(isinstance(r, str) and is_reason_code(r) for r in reasons)
+    ):
+        raise FleetStatusError(
+            f"{where}.reasons must be a list of at most {ASSURANCE_REASONS_MAX} short codes"
+        )
+    return DeviceAssurance(str(status), tuple(dict.fromkeys(reasons)))
 
 
 def _iso(value: object, field: str) -> str | None:

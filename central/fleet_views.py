@@ -47,6 +47,10 @@ class DeviceView:
     battery_pct: int | None
     last_error: str | None
     failures: int | None
+    # Kit assurance as the gateway's status carried it: "ok" | "out_of_policy" | "unknown",
+    # None when the gateway does not judge its devices; reasons are short codes.
+    assurance: str | None = None
+    assurance_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +278,8 @@ def _row(raw: Mapping[str, Any], now: float, thresholds: Thresholds) -> FleetRow
                 battery_pct=d.get("battery_pct"),
                 last_error=d.get("last_error"),
                 failures=d.get("failures"),
+                assurance=(d.get("assurance") or {}).get("status"),
+                assurance_reasons=tuple((d.get("assurance") or {}).get("reasons") or ()),
             )
             for d in devices
         ),

@@ -1,7 +1,9 @@
 """Safety headers on every response of central's web app.
 
 Staff pages show residents' data: nothing may be cached, framed or sent to another site, and
-no script runs at all (the pages need none), so an injected one cannot either.
+no script runs (the pages need none), so an injected one cannot either. The one exception is
+a page in `SCRIPTED_PATHS`: it may load its own script file from /static (never inline code)
+and fetch from this site, e.g. the fleet list polling its rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ HEADERS = [
     ),
 ]
 _NAMES = {name for name, _ in HEADERS}
+SCRIPTED_PATHS = frozenset({"/fleet"})
+SCRIPTED_HEADERS = [
+    (name, value + b"; script-src 'self'; connect-src 'self'")
+    if name == b"content-security-policy"
+    else (name, value)
+    for name, value in HEADERS
+]
 
 
 class SafetyHeaders:
@@ -31,10 +40,12 @@ class SafetyHeaders:
             await self._app(scope, receive, send)
             return
 
+        headers = SCRIPTED_HEADERS if scope.get("path") in SCRIPTED_PATHS else HEADERS
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = [h for h in message.get("headers", []) if h[0].lower() not in _NAMES]
-                message["headers"] = kept + HEADERS
+                message["headers"] = kept + headers
             await send(message)
 
         await self._app(scope, receive, send_with_headers)
