@@ -97,7 +97,15 @@ async def test_network_cuts_mid_drain(tmp_path: Path, mosquitto: Mosquitto) -> N
                     20,
                     f"progress before cut {n}",
                 )
+                before = gateway.publisher.state.connects
                 proxy.cut()
+                # Back on before the next cut: two cuts in one outage would count one reconnect
+                # (seen on a loaded machine).
+                await wait_for(
+                    lambda before=before: gateway.publisher.state.connects > before,
+                    30,
+                    f"reconnected after cut {n}",
+                )
             await wait_for(lambda: all_confirmed(gateway, 5000), 60, "all confirmed after cuts")
             assert gateway.publisher.state.connects >= 4
             assert central.store.ids() == ids
