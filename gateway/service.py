@@ -27,6 +27,7 @@ from core.mqtt import BrokerSettings
 from core.sink import Binder
 from gateway import __version__
 from gateway.assurance import AssuranceBook
+from gateway.clock_trust import ClockProbe, clock_status, kernel_clock_synced
 from gateway.config import Config
 from gateway.errors import OutboxError
 from gateway.outbox import Outbox
@@ -101,8 +102,10 @@ class Gateway:
         status_file_interval_s: float = 2.0,
         wall_clock: Callable[[], datetime] = utc_now,
         measurement_hook: Callable[[str], None] | None = None,
+        clock_probe: ClockProbe = kernel_clock_synced,
     ) -> None:
         self.config = config
+        self._clock_probe = clock_probe
         # Asks a device to measure now (simulators in the demo; real monitors ignore it).
         self._measurement_hook = measurement_hook
         self.supervisors: dict[str, DeviceSupervisor] = {}
@@ -190,6 +193,7 @@ class Gateway:
             "site_id": self.config.gateway.site_id or None,
             "kind": self.config.gateway.kind,
             "outbox": self._last_counts,
+            "clock": clock_status(self._clock_probe),
             "alarms": self.outbox.alarms.as_list()
             + ([f"status_file: {self.status_file_error}"] if self.status_file_error else []),
             "devices": [self.device_status(d) for d in self.devices.values()],

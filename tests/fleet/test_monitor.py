@@ -108,7 +108,10 @@ async def test_the_last_will_turns_a_killed_gateway_offline(
                 gateway_detail, store.engine, "gw-001", FakeClock()().timestamp()
             )
             assert detail is not None
-            assert [e.kind for e in detail.timeline] == ["went_offline", "first_seen"]
+            # Alarms aside: whether this machine's clock is synchronised (the gateway's clock
+            # alarm) is the host's business, not this test's.
+            changes = [e.kind for e in detail.timeline if e.kind != "alarm_raised"]
+            assert changes == ["went_offline", "first_seen"]
             assert [a.code for a in detail.row.alarms][:1] == ["offline"]
             assert monitor.stats.junk == 0
     finally:
