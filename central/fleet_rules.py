@@ -37,6 +37,8 @@ class DeviceSnapshot:
     name: str
     last_seen: float | None  # epoch seconds, from the gateway's status
     last_error: str | None
+    # Kit assurance (core/assurance.py): the device is out of policy, its readings flagged.
+    out_of_policy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ TEXTS: Mapping[str, tuple[str, str]] = {
     "fleet.alarm.device_error": ("Alat melaporkan galat", "Device reports an error"),
     "fleet.alarm.kit_unsynced": ("Data kit lama belum terkirim", "Kit not synced for days"),
     "fleet.alarm.gateway_reported": ("Gateway melaporkan masalah", "Gateway reports a problem"),
+    "fleet.alarm.device_check": ("Alat perlu diperiksa", "Device needs checking"),
 }
 
 _DAY_S = 86400.0
@@ -111,6 +114,11 @@ def evaluate(
             )
         if device.last_error:
             out.add(Alarm(f"device_error:{device.name}", Severity.INFO, "fleet.alarm.device_error"))
+        if device.out_of_policy:
+            # Its readings are still stored, but nobody should act on them until it is fixed.
+            out.add(
+                Alarm(f"device_check:{device.name}", Severity.WARNING, "fleet.alarm.device_check")
+            )
     return sorted(out, key=lambda a: (-a.severity, a.code))
 
 

@@ -296,7 +296,12 @@ def snapshot(row: Mapping[str, Any]) -> GatewaySnapshot:
         oldest_unconfirmed_age_s=row["oldest_unconfirmed_age_s"],
         clock_trusted=row["clock_trusted"],
         devices=tuple(
-            DeviceSnapshot(d["name"], iso_epoch(d.get("last_seen")), d.get("last_error"))
+            DeviceSnapshot(
+                d["name"],
+                iso_epoch(d.get("last_seen")),
+                d.get("last_error"),
+                out_of_policy=(d.get("assurance") or {}).get("status") == "out_of_policy",
+            )
             for d in devices
         ),
     )

@@ -142,6 +142,7 @@ def test_dinkes_sees_every_gateway_with_its_state_and_alarms(world: World) -> No
     assert "1 menit lalu" in kios
     # The kit: not synced for days, a device error, and a device out of policy.
     assert alarm_codes(html, "gw-sep-kit") == [
+        "device_check:glu-kit",
         "kit_unsynced",
         "device_error:glu-kit",
         "out_of_policy",
@@ -264,7 +265,7 @@ def test_detail_devices_assurance_and_timeline(world: World) -> None:
     assert bp is not None and "Layak" in bp.group(0)
     # The timeline, newest first: first seen, then the alarms it raised at once.
     kinds = re.findall(r'<tr data-kind="([^"]+)"', html)
-    assert kinds == ["device_error", "alarm_raised", "alarm_raised", "first_seen"]
+    assert kinds == ["device_error", "alarm_raised", "alarm_raised", "alarm_raised", "first_seen"]
     assert "Alarm muncul" in html and "Pertama terlihat" in html
 
     damai = world.client.get("/fleet/gw-damai?lang=en").text

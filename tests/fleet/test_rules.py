@@ -96,6 +96,14 @@ def test_a_device_error_is_informational() -> None:
     ]
 
 
+def test_a_device_out_of_policy_warns_by_name() -> None:
+    now = FakeClock()().timestamp()
+    fit, unfit = DeviceSnapshot("bp", now, None), DeviceSnapshot("gluco", now, None, True)
+    assert evaluate(healthy(now, devices=(fit, unfit)), now, LIMITS) == [
+        Alarm("device_check:gluco", Severity.WARNING, "fleet.alarm.device_check")
+    ]
+
+
 def test_a_kit_out_of_reach_keeps_ageing() -> None:
     clock = FakeClock()
     heard = clock().timestamp()
