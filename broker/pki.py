@@ -97,6 +97,49 @@ def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
     return cert, key
 
 
+def _dns_name(host: str) -> str:
+    labels = host.rstrip(".").split(".")
+    if not host or not all(
+        label and len(label) <= 63 and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+        for label in labels
+    ):
+        raise PkiError(f"{host!r} is neither an IP address nor a DNS name like kit-07.local")
+    return host.rstrip(".")
+
+
+# A kit's HTTPS certificate is renewed yearly: 397 days is under every browser's cap on a
+# server certificate's lifetime, so no phone refuses it for being too long-lived.
+KIOSK_DAYS = 397
+
+
+def issue_kiosk(
+    directory: Path,
+    name: str,
+    *,
+    ips: tuple[str, ...] = (),
+    dns: tuple[str, ...] = (),
+    days: int = KIOSK_DAYS,
+) -> Issued:
+    """The kit's HTTPS server certificate: the addresses a kader's phone opens it by (the
+    kit's Wi-Fi IP, its local name) as subjectAltName, serverAuth, signed by the CA the phones
+    trust. Browsers match the address against subjectAltName only, never the CN."""
+    if not ips and not dns:
+        raise PkiError("a kiosk certificate needs the kit's address: --ip 10.42.0.1 and/or --dns")
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise PkiError(f"--ip {ip!r}: not an IP address (a name goes in --dns)") from exc
+    for host in dns:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            _dns_name(host)
+        else:
+            raise PkiError(f"--dns {host!r}: an IP address goes in --ip")
+    return issue(directory, name, server=True, hosts=(*ips, *dns), days=days)
+
+
 def issue(
     directory: Path,
     common_name: str,
@@ -132,8 +175,24 @@ def issue(
             try:
                 names.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
-                names.append(x509.DNSName(host))
+                names.append(x509.DNSName(_dns_name(host)))
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        # Browsers check the key usage of a TLS server certificate, not only its EKU: an
+        # ECDSA key signs the handshake, so digital_signature is the one it needs.
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
     cert = builder.sign(ca_key, hashes.SHA256())
     cert_path, key_path = directory / f"{common_name}.crt", directory / f"{common_name}.key"
     _write_key(key_path, key)

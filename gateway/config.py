@@ -8,6 +8,7 @@ typo in `max_readings` must not leave the default in force unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import tomllib
 import types
 import typing
@@ -71,7 +72,19 @@ class KioskSection:
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
+    # HTTPS for the kader's phone: browsers keep the carry page's service worker only on a
+    # secure origin, and a phone reaches the kit at http://10.x.x.x, which is not one.
+    # Both or neither; `gempita pki kiosk` issues them from the deployment CA.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # With TLS the kiosk serves https here and keeps plain http on `port`: the captive
+    # portal's probes and its port-80 redirect speak http.
+    tls_port: int = 8443
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert_file else "http"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +240,8 @@ def with_site_timezone(
     BLE and serial runners read one option and never fall back to a zone of their own.
     """
     return tuple(
-        d if "site_tz" in d.options
+        d
+        if "site_tz" in d.options
         else dataclasses.replace(
             d, options=types.MappingProxyType({**d.options, "site_tz": timezone})
         )
@@ -242,7 +256,7 @@ def _check_metrics_listen(listen: str) -> None:
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ConfigError(
             f"metrics.listen: {listen!r} is not host:port like 127.0.0.1:9108 "
-            "(or \"\" for no metrics endpoint)"
+            '(or "" for no metrics endpoint)'
         )
 
 
@@ -260,6 +274,37 @@ def _check_assurance(a: AssuranceSection) -> None:
         raise ConfigError("assurance.qc_log_max: must be at least 1")
     if not a.path:
         raise ConfigError("assurance.path: must name a file (relative: inside gateway.state_dir)")
+
+
+def _check_kiosk_tls(k: KioskSection) -> None:
+    """Checked here, not when uvicorn starts: by then the devices already run, and uvicorn's
+    own message names neither the key nor the file."""
+    if bool(k.tls_cert_file) != bool(k.tls_key_file):
+        raise ConfigError("kiosk.tls_cert_file and kiosk.tls_key_file must be given together")
+    if not k.tls_cert_file:
+        return
+    if not 1 <= k.tls_port <= 65535 or k.tls_port == k.port:
+        raise ConfigError(
+            f"kiosk.tls_port: {k.tls_port} must be a port from 1 to 65535 other than "
+            f"kiosk.port ({k.port}), which keeps plain http for the captive portal"
+        )
+    for key in ("tls_cert_file", "tls_key_file"):
+        path = getattr(k, key)
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise ConfigError(f"kiosk.{key}: cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            k.tls_cert_file, k.tls_key_file
+        )
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"kiosk.tls_cert_file: {k.tls_cert_file} and kiosk.tls_key_file: {k.tls_key_file} "
+            f"are not a PEM certificate and its key ({exc.reason or exc}); "
+            "issue them with `gempita pki kiosk`"
+        ) from exc
 
 
 def _validate(config: Config) -> None:
@@ -296,6 +341,7 @@ def _validate(config: Config) -> None:
     if m.window < 1 or m.window > 60_000:
         raise ConfigError("mqtt.window: must be between 1 and 60000 (MQTT packet ids are 16-bit)")
     _check_metrics_listen(config.metrics.listen)
+    _check_kiosk_tls(config.kiosk)
     _check_assurance(config.assurance)
     for index, device in enumerate(config.devices):
         if "site_tz" in device.options:

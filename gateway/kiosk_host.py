@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.devices import DeviceConfig
 from gateway.config import Config
@@ -488,22 +488,46 @@ async def serve_kiosk(host: KioskHost, gateway: Gateway) -> None:
 
     app = _build_app(host, gateway)
     kiosk = gateway.config.kiosk
-    server = _Server(
-        uvicorn.Config(
+
+    def config(port: int, *, tls: bool, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+        return uvicorn.Config(
             app,
             host=kiosk.host,
-            port=kiosk.port,
+            port=port,
             log_config=None,
             access_log=False,  # request paths can carry session ids; keep them out of logs
             ws="none",
-            lifespan="on",
+            lifespan=lifespan,
+            # Checked by the config loader; uvicorn reads the files once, when it binds.
+            ssl_certfile=kiosk.tls_cert_file if tls else None,
+            ssl_keyfile=kiosk.tls_key_file if tls else None,
         )
-    )
-    serving = asyncio.create_task(server.serve(), name="kiosk-http")
+
+    # Plain http stays on `port` with TLS on: the captive portal's probes and its port-80
+    # redirect speak http, and the kiosk's own screen opens localhost. The same app serves
+    # https on `tls_port`; its lifespan (the event board, the sweeper) runs once, on http.
+    servers = {"http": _Server(config(kiosk.port, tls=False, lifespan="on"))}
+    _LOGGER.info("kiosk serving http://%s:%d", kiosk.host, kiosk.port)
+    if kiosk.tls_cert_file:
+        servers["https"] = _Server(config(kiosk.tls_port, tls=True, lifespan="off"))
+        _LOGGER.info("kiosk serving https://%s:%d", kiosk.host, kiosk.tls_port)
+    serving = [
+        asyncio.create_task(server.serve(), name=f"kiosk-{scheme}")
+        for scheme, server in servers.items()
+    ]
     try:
-        await asyncio.shield(serving)
+        # One server ending (a port it cannot bind) ends the kiosk, as it did with one.
+        await asyncio.shield(asyncio.wait(serving, return_when=asyncio.FIRST_COMPLETED))
     except asyncio.CancelledError:
-        server.should_exit = True
+        for server in servers.values():
+            server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
-            await serving
+            await asyncio.gather(*serving)
         raise
+    for server in servers.values():
+        server.should_exit = True
+    await asyncio.gather(*serving, return_exceptions=True)
+    for task in serving:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error

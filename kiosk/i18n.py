@@ -722,6 +722,23 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "id": "Rentang botol sekarang: {low}–{high} mg/dL",
         "en": "Vial range now: {low}–{high} mg/dL",
     },
+    # the carry page opened over plain http (no service worker): keep the tab open instead
+    "carry_insecure": {
+        "id": "Halaman ini dibuka tanpa HTTPS, jadi HP tidak bisa membukanya lagi di luar "
+        "Wi-Fi kit. Data tetap bisa dibawa: ambil datanya, lalu JANGAN tutup tab ini. Begitu HP "
+        'dapat internet, tekan "Kirim sekarang" dan tunggu sampai tertulis "Terkirim"; '
+        "setelah itu tab boleh ditutup. Agar halaman bisa dibuka tanpa jaringan, minta operator "
+        "memasang sertifikat CA Gempita di HP ini dan buka alamat https kit.",
+        "en": "This page was opened without HTTPS, so the phone cannot open it again away from "
+        "the kit's Wi-Fi. You can still carry the data: take it, then do NOT close this tab. "
+        'Once the phone is online, press "Send now" and wait until it says "Delivered"; then '
+        "the tab may be closed. To open the page without a network, ask the operator to install "
+        "the Gempita CA certificate on this phone and open the kit's https address.",
+    },
+    "carry_keep_tab": {
+        "id": 'Jangan tutup tab ini sampai tertulis "Terkirim".',
+        "en": 'Do not close this tab until it says "Delivered".',
+    },
     # errors
     "error_title": {"id": "Maaf, terjadi gangguan", "en": "Sorry, something went wrong"},
     "error_title_404": {"id": "Halaman tidak ditemukan", "en": "Page not found"},

@@ -194,4 +194,6 @@ CLIENT_TEXTS = (
     "carry_err_login",
     "carry_err_unavailable",
     "carry_err_export",
+    "carry_insecure",
+    "carry_keep_tab",
 )

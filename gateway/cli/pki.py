@@ -13,7 +13,7 @@ from gateway.cli.output import (
 
 
 def cmd_pki(args: argparse.Namespace) -> int:
-    from broker.pki import PkiError, init_ca, issue
+    from broker.pki import PkiError, init_ca, issue, issue_kiosk
 
     directory = Path(args.dir)
     try:
@@ -26,6 +26,19 @@ def cmd_pki(args: argparse.Namespace) -> int:
         elif args.pki_command == "central":
             made = issue(directory, args.name)
             print(f"central certificate: {made.cert} key: {made.key}")
+        elif args.pki_command == "kiosk":
+            made = issue_kiosk(
+                directory,
+                args.name,
+                ips=tuple(args.ip or ()),
+                dns=tuple(args.dns or ()),
+                days=args.days,
+            )
+            print(f"kiosk HTTPS certificate: {made.cert} key: {made.key}")
+            print(
+                f"set [kiosk] tls_cert_file / tls_key_file to them; install {directory / 'ca.crt'}"
+                " on the kader phones as a CA certificate"
+            )
         else:
             made = issue(directory, args.name, server=True, hosts=tuple(args.host or ()))
             print(f"broker certificate: {made.cert} key: {made.key}")
@@ -41,7 +54,8 @@ def register(sub: Subcommands) -> None:
         help="make the CA and certificates for broker, gateways and central",
         description="A small PKI: `init` makes the CA; `gateway ID` issues a gateway client "
         "certificate with CN=ID (the broker ACL pins it to gempita/v1/ID/...); `central` and "
-        "`broker` issue the central client and broker server certificates.",
+        "`broker` issue the central client and broker server certificates; `kiosk NAME --ip "
+        "IP --dns NAME` the kit's HTTPS certificate for the kader phones.",
     )
     p.add_argument("--dir", default="pki", help="directory holding ca.crt/ca.key (default ./pki)")
     pki_sub = p.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
@@ -53,4 +67,14 @@ def register(sub: Subcommands) -> None:
     b = pki_sub.add_parser("broker", help="issue the broker's server certificate")
     b.add_argument("--name", default="broker", help="CN (default broker)")
     b.add_argument("--host", action="append", help="DNS name or IP of the broker (repeatable)")
+    k = pki_sub.add_parser(
+        "kiosk",
+        help="issue the kiosk's HTTPS certificate (the kader phones' carry page needs HTTPS)",
+    )
+    k.add_argument("name", help="CN and file name, e.g. kit-07-kiosk (writes NAME.crt/.key)")
+    k.add_argument("--ip", action="append", help="the kit's IP on its Wi-Fi (repeatable)")
+    k.add_argument("--dns", action="append", help="a DNS name of the kit (repeatable)")
+    k.add_argument(
+        "--days", type=int, default=397, help="validity in days (default 397: renew yearly)"
+    )
     p.set_defaults(handler=cmd_pki)

@@ -11,6 +11,20 @@
   var take = d.getElementById('carry-take');
   var send = d.getElementById('carry-send');
   var registration = null;
+  /* Service workers need a secure origin (https, or localhost). A phone on the kit's Wi-Fi
+     opening http://10.x.x.x has none: the bundle still goes into IndexedDB (which Chromium
+     allows on plain http) and "Kirim sekarang" still uploads, but only while this tab lives,
+     so the kader is told to keep it open. */
+  var secure = window.isSecureContext === true;
+  d.body.dataset.secure = secure ? 'yes' : 'no';
+  if (!secure) {
+    var notice = d.createElement('p');
+    notice.id = 'carry-insecure';
+    notice.className = 'flash';
+    notice.setAttribute('role', 'note');
+    notice.textContent = T.carry_insecure;
+    status.parentNode.insertBefore(notice, status);
+  }
 
   function say(text) { status.textContent = text; }
   function fill(text, args) {
@@ -115,17 +129,26 @@
         if (!n) { say(T.carry_nothing); return; }
         return GempitaCarry.keep(a.body, new Date().toISOString()).then(function () {
           return askSync().then(function (queued) {
-            say(fill(T.carry_taken, { n: n }) + (queued ? ' ' + T.carry_sync_registered : ''));
+            say(fill(T.carry_taken, { n: n }) + (queued ? ' ' + T.carry_sync_registered : '') +
+              (secure ? '' : ' ' + T.carry_keep_tab));
           });
         });
       });
     }).then(render).finally(function () { take.disabled = false; });
   }
 
+  /* Without a service worker a closed tab cannot be reopened away from the kit: ask first
+     while a bundle is still only carried (the browser shows its own wording). */
+  if (!secure) {
+    window.addEventListener('beforeunload', function (e) {
+      if (list.querySelector('[data-state="carried"]')) { e.preventDefault(); e.returnValue = ''; }
+    });
+  }
+
   take.addEventListener('click', takeNow);
   send.addEventListener('click', sendNow);
 
-  if ('serviceWorker' in navigator) {
+  if (secure && 'serviceWorker' in navigator) {
     navigator.serviceWorker.addEventListener('message', function (e) {
       if (e.data && e.data.type === 'uploaded') {
         if (e.data.done.delivered) { say(T.carry_sent); }
@@ -136,7 +159,7 @@
       .then(function () { return navigator.serviceWorker.ready; })
       .then(function (reg) { registration = reg; d.body.dataset.worker = 'ready'; })
       .catch(function () { say(T.carry_no_worker); });
-  } else {
+  } else if (secure) {
     say(T.carry_no_worker);
   }
 

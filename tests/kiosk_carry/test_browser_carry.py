@@ -72,7 +72,9 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> N
 
 
 @contextmanager
-def world(tmp: Path) -> Iterator[World]:
+def world(tmp: Path, kit_host: str = "127.0.0.1") -> Iterator[World]:
+    """`kit_host`: the name the phone opens the kit by (a name mapped to 127.0.0.1 in
+    Chromium makes an origin that is not a secure context, as a kit's Wi-Fi IP is)."""
     keys: Keys = make_keys(tmp / "pki", gateway_id=GATEWAY_ID)
     (tmp / "programme.key").write_text(PROGRAMME_KEY.hex())
     air = demo_air(devices=("bp",), bp_records=READINGS)
@@ -82,7 +84,7 @@ def world(tmp: Path) -> Iterator[World]:
     ]
     kiosk_port, central_port = free_port(), free_port()
     kit_wifi = CuttableProxy(kiosk_port)
-    kit_url = f"http://127.0.0.1:{kit_wifi.port}"
+    kit_url = f"http://{kit_host}:{kit_wifi.port}"
     internet = CuttableProxy(central_port)
     central_url = f"http://127.0.0.1:{internet.port}"
     (tmp / "gw").mkdir()
