@@ -61,6 +61,7 @@ def test_upgrade_from_empty_matches_the_models(central_db_url: str) -> None:
             "referral_readings",
             "referral_events",
             "referral_scan",
+            "duplicates_received",
         }
         # The models and the migrations describe the same schema: nothing to autogenerate.
         assert schema_diff(engine) == []
