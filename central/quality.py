@@ -146,6 +146,15 @@ class QualityQueries:
         with self._engine.connect() as conn:
             return frozenset(str(g) for g in conn.execute(query).scalars())
 
+    def known(self, gateway_id: str) -> bool:
+        """Central has heard of the gateway: a status in the fleet table, or a reading."""
+        with self._engine.connect() as conn:
+            for table in (fleet_gateways, readings):
+                query = sa.select(sa.literal(1)).where(table.c.gateway_id == gateway_id).limit(1)
+                if conn.execute(query).first() is not None:
+                    return True
+        return False
+
     def by_gateway(self, span: Span, gateways: frozenset[str] | None) -> list[QualityRow]:
         """One row per gateway with anything in the period, by gateway id; `gateways` None:
         every gateway, including ones central knows only from a reading or a dead letter."""

@@ -15,7 +15,7 @@ from central.cascade import DEFAULT_ZONE, Period, window
 from central.fleet_store import fleet_gateways
 from central.fleet_views import data_quality
 from central.quality import ALL_TIME, QualityQueries, QualityRow, Span, span_of, total
-from central.store import CentralStore, Incoming, duplicates_received, readings
+from central.store import CentralStore, Incoming, dead_letters, duplicates_received, readings
 from core.payload import to_payload
 from core.reading import (
     SCHEMA_READING_V1,
@@ -121,46 +121,50 @@ def set_received(conn: sa.Connection, reading_id: str, at: float) -> None:
     conn.execute(readings.update().where(readings.c.id == reading_id).values(received_at=at))
 
 
+def seed_quality(store: CentralStore) -> None:
+    """Store SEEDS, LATER and DEAD through the store, then set when central received each."""
+    batch = [incoming(n, s) for n, s in enumerate(SEEDS, start=1)]
+    assert len(store.store(batch)) == len(SEEDS)
+    # Resent: 1 once and 2 twice (one batch) from gw-a; 10 beside a new 12 from gw-b.
+    assert store.store([batch[0], batch[1], batch[1]]) == []
+    assert store.store([batch[9], incoming(12, LATER)]) == ["q-12"]
+    store.dead_letter_many([(topic, b"junk", "bad") for topic, _at in DEAD])
+    with store.engine.begin() as conn:
+        for n, s in enumerate((*SEEDS, LATER), start=1):
+            set_received(conn, f"q-{n}", s.received)
+        conn.execute(duplicates_received.update().values(hour=int(DECEMBER // 3600) * 3600))
+        # Five more of gw-a's in November, as an earlier hour's row.
+        conn.execute(
+            duplicates_received.insert().values(
+                gateway_id="gw-a", hour=int(NOVEMBER // 3600) * 3600, duplicates=5
+            )
+        )
+        for n, (_topic, at) in enumerate(DEAD, start=1):
+            conn.execute(dead_letters.update().where(dead_letters.c.n == n).values(received_at=at))
+        conn.execute(
+            sa.insert(fleet_gateways),
+            [
+                {
+                    "gateway_id": gw,
+                    "kind": "kiosk",
+                    "site_id": site,
+                    "state": "online",
+                    "last_seen": 0.0,
+                    "state_since": 0.0,
+                    "reported_alarms": "[]",
+                    "devices": "[]",
+                    "alarms": "[]",
+                }
+                for gw, site in SITES.items()
+            ],
+        )
+
+
 @pytest.fixture
 def seeded(central_db_url: str) -> Iterator[CentralStore]:
     store = CentralStore(central_db_url)
     try:
-        batch = [incoming(n, s) for n, s in enumerate(SEEDS, start=1)]
-        assert len(store.store(batch)) == len(SEEDS)
-        # Resent: 1 once and 2 twice (one batch) from gw-a; 10 beside a new 12 from gw-b.
-        assert store.store([batch[0], batch[1], batch[1]]) == []
-        assert store.store([batch[9], incoming(12, LATER)]) == ["q-12"]
-        letters = [(topic, b"junk", "bad") for topic, _at in DEAD]
-        store.dead_letter_many(letters)
-        with store.engine.begin() as conn:
-            for n, s in enumerate((*SEEDS, LATER), start=1):
-                set_received(conn, f"q-{n}", s.received)
-            conn.execute(duplicates_received.update().values(hour=int(DECEMBER // 3600) * 3600))
-            # Five more of gw-a's in November, as an earlier hour's row.
-            conn.execute(
-                duplicates_received.insert().values(
-                    gateway_id="gw-a", hour=int(NOVEMBER // 3600) * 3600, duplicates=5
-                )
-            )
-            for n, (_topic, at) in enumerate(DEAD, start=1):
-                conn.exec_driver_sql(f"UPDATE dead_letters SET received_at = {at} WHERE n = {n}")
-            conn.execute(
-                sa.insert(fleet_gateways),
-                [
-                    {
-                        "gateway_id": gw,
-                        "kind": "kiosk",
-                        "site_id": site,
-                        "state": "online",
-                        "last_seen": 0.0,
-                        "state_since": 0.0,
-                        "reported_alarms": "[]",
-                        "devices": "[]",
-                        "alarms": "[]",
-                    }
-                    for gw, site in SITES.items()
-                ],
-            )
+        seed_quality(store)
         yield store
     finally:
         store.close()
