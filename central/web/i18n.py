@@ -300,6 +300,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "quality_device": {"id": "Alat", "en": "Device"},
     "quality_devices": {"id": "Per alat", "en": "Per device"},
     "quality_gateway_total": {"id": "Jumlah gateway ini", "en": "This gateway's totals"},
+    "quality_site": {"id": "Lokasi", "en": "Site"},
     "quality_no_site": {"id": "lokasi tidak dikenal", "en": "unknown site"},
     "quality_total": {"id": "Jumlah ({gateways} gateway)", "en": "Total ({gateways} gateways)"},
     "quality_nothing": {
