@@ -16,9 +16,12 @@ central/payload_sql.py.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+import logging
+import time as timer
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,7 +30,7 @@ from sqlalchemy.engine import Engine
 from central.cascade import Window
 from central.fleet_store import fleet_gateways
 from central.payload_sql import PayloadDoc
-from central.store import dead_letters, duplicates_received, readings
+from central.store import dead_letters, duplicates_received, metadata, readings
 from core.reading import AssuranceStatus, TimeQuality
 from core.topics import PREFIX
 
@@ -44,8 +47,56 @@ MEASURES = (
     "duplicates",
     "dead_letters",
 )
+READING_MEASURES = MEASURES[:6]  # what a reading's payload tells (the rest: other tables)
+UNKNOWN_DEVICE = "?"
+# Balikpapan keeps WITA (UTC+8, no daylight saving): the days counted are the city's days, so
+# a period of whole local days is a sum of whole rows (cascade.DEFAULT_ZONE is the same zone).
+UTC_OFFSET_S = 8 * 3600
+DAY_S = 86400
+# A day is counted once it has been over this long: central stamps received_at when it stores
+# a reading, so no reading of an older day can still arrive (unless an instance's clock is off
+# by more than this).
+SEAL_LAG_S = 3600
+_ROLLUP = "daily"
+_ROLLUP_LOCK_KEY = 0x7175616C697479  # "quality"
+_LOGGER = logging.getLogger(__name__)
+
 # Counted per gateway only: neither a resent copy nor a dead letter has a device to trust.
 GATEWAY_ONLY = frozenset({"duplicates", "dead_letters"})
+
+
+# Schema: central/migrations/versions/v0007_quality.py.
+quality_daily = sa.Table(
+    "quality_daily",
+    metadata,
+    sa.Column("gateway_id", sa.String(100), primary_key=True),
+    sa.Column("device_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.BigInteger, primary_key=True),  # epoch of the local day's midnight
+    *(sa.Column(m, sa.BigInteger, nullable=False) for m in READING_MEASURES),
+    sa.Index("ix_quality_daily_day", "day"),
+)
+quality_rollup = sa.Table(
+    "quality_rollup",
+    metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("through", sa.Float, nullable=False),  # readings received before are counted
+)
+
+
+def day_start(epoch: float) -> int:
+    """The epoch of the local midnight that begins the day holding `epoch`."""
+    return int((epoch + UTC_OFFSET_S) // DAY_S) * DAY_S - UTC_OFFSET_S
+
+
+def _day_of(engine: Engine, column: sa.ColumnElement[float]) -> sa.ColumnElement[int]:
+    shifted = (column + UTC_OFFSET_S) / DAY_S
+    # PostgreSQL rounds a float cast to an integer, SQLite truncates (received_at > 0: floor).
+    whole = (
+        sa.cast(sa.func.floor(shifted), sa.BigInteger)
+        if engine.dialect.name == "postgresql"
+        else sa.cast(shifted, sa.BigInteger)
+    )
+    return whole * DAY_S - UTC_OFFSET_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +182,11 @@ def _topic_shape(engine: Engine) -> sa.ColumnElement[bool]:
 
 
 class QualityQueries:
-    def __init__(self, engine: Engine) -> None:
+    """The page's counts. `clock` (epoch seconds) says which days are over and may be sealed."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = timer.time) -> None:
         self._engine = engine
+        self._clock = clock
 
     def visible_gateways(self, sites: Collection[str] | None) -> frozenset[str] | None:
         """The gateways placed at `sites` by the fleet table; None (every gateway) for None."""
@@ -155,19 +209,82 @@ class QualityQueries:
                     return True
         return False
 
+    # --- sealed days: counted once, summed after --------------------------------------------
+
+    def refresh(self) -> int:
+        """Count the local days that are over (SEAL_LAG_S ago) into `quality_daily`, once;
+        returns how many (gateway, device, day) rows it added."""
+        e = self._engine
+        sealed = float(day_start(self._clock() - SEAL_LAG_S))
+        with e.begin() as conn:
+            # Two refreshes at once would count the same days twice: they take turns, and the
+            # later one finds the mark moved.
+            if e.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ROLLUP_LOCK_KEY)))
+            else:
+                conn.execute(quality_rollup.delete().where(sa.false()))  # SQLite's write lock
+            through = self._through(conn)
+            if through is not None and through >= sealed:
+                return 0
+            doc = PayloadDoc(e)
+            device = sa.func.coalesce(doc.text("device", "id"), UNKNOWN_DEVICE)
+            day = _day_of(e, readings.c.received_at)
+            when = [readings.c.received_at < sealed]
+            if through is not None:
+                when.append(readings.c.received_at >= through)
+            counted = (
+                sa.select(readings.c.gateway_id, device, day, *_reading_counts(doc))
+                .select_from(doc.source)
+                .where(*when)
+                .group_by(readings.c.gateway_id, device, day)
+            )
+            # RETURNING, not rowcount: psycopg gives -1 for an INSERT ... SELECT.
+            added = len(
+                conn.execute(
+                    quality_daily.insert()
+                    .from_select(["gateway_id", "device_id", "day", *READING_MEASURES], counted)
+                    .returning(quality_daily.c.day)
+                ).all()
+            )
+            if through is None:
+                conn.execute(quality_rollup.insert().values(name=_ROLLUP, through=sealed))
+            else:
+                conn.execute(
+                    quality_rollup.update()
+                    .where(quality_rollup.c.name == _ROLLUP)
+                    .values(through=sealed)
+                )
+        if added:
+            _LOGGER.info("quality: counted %d gateway-device-days", added)
+        return added
+
+    @staticmethod
+    def _through(conn: sa.Connection) -> float | None:
+        found = conn.execute(
+            sa.select(quality_rollup.c.through).where(quality_rollup.c.name == _ROLLUP)
+        ).scalar_one_or_none()
+        return None if found is None else float(found)
+
+    def _parts(self, conn: sa.Connection, span: Span) -> tuple[Span | None, Span | None]:
+        """(the sealed days of `span`, summed from quality_daily; the rest, counted from the
+        readings). The span's edges are local midnights (span_of), as the days' are."""
+        through = self._through(conn)
+        if through is None:
+            return None, span
+        end = through if span.end is None else min(span.end, through)
+        start = through if span.start is None else max(span.start, through)
+        sealed = Span(span.start, end) if span.start is None or span.start < end else None
+        live = Span(start, span.end) if span.end is None or start < span.end else None
+        return sealed, live
+
     def by_gateway(self, span: Span, gateways: frozenset[str] | None) -> list[QualityRow]:
         """One row per gateway with anything in the period, by gateway id; `gateways` None:
         every gateway, including ones central knows only from a reading or a dead letter."""
         if gateways is not None and not gateways:
             return []
+        self.refresh()
         e = self._engine
-        doc = PayloadDoc(e)
-        reads = (
-            sa.select(readings.c.gateway_id, *_reading_counts(doc))
-            .select_from(doc.source)
-            .where(*_between(readings.c.received_at, span))
-            .group_by(readings.c.gateway_id)
-        )
+        chosen = None if gateways is None else sorted(gateways)
         dups = (
             sa.select(
                 duplicates_received.c.gateway_id, sa.func.sum(duplicates_received.c.duplicates)
@@ -181,57 +298,99 @@ class QualityQueries:
             .where(_topic_shape(e), *_between(dead_letters.c.received_at, span))
             .group_by(gateway)
         )
-        if gateways is not None:
-            chosen = sorted(gateways)
-            reads = reads.where(readings.c.gateway_id.in_(chosen))
+        if chosen is not None:
             dups = dups.where(duplicates_received.c.gateway_id.in_(chosen))
             dead = dead.where(gateway.in_(chosen))
-        rows: dict[str, QualityRow] = {}
+        sums: dict[str, dict[str, int]] = {}
+
+        def add(gw: object, measures: Iterable[str], values: Iterable[Any]) -> None:
+            mine = sums.setdefault(str(gw), dict.fromkeys(MEASURES, 0))
+            for m, v in zip(measures, values, strict=True):
+                mine[m] += int(v or 0)
+
         with e.connect() as conn:
-            for gw, *counts in conn.execute(reads):
-                rows[gw] = QualityRow(str(gw), None, None, *(int(c) for c in counts))
+            sealed, live = self._parts(conn, span)
+            if sealed is not None:
+                query = (
+                    sa.select(
+                        quality_daily.c.gateway_id,
+                        *(sa.func.sum(quality_daily.c[m]) for m in READING_MEASURES),
+                    )
+                    .where(*_between(quality_daily.c.day, sealed))
+                    .group_by(quality_daily.c.gateway_id)
+                )
+                if chosen is not None:
+                    query = query.where(quality_daily.c.gateway_id.in_(chosen))
+                for gw, *counts in conn.execute(query):
+                    add(gw, READING_MEASURES, counts)
+            if live is not None:
+                doc = PayloadDoc(e)
+                query = (
+                    sa.select(readings.c.gateway_id, *_reading_counts(doc))
+                    .select_from(doc.source)
+                    .where(*_between(readings.c.received_at, live))
+                    .group_by(readings.c.gateway_id)
+                )
+                if chosen is not None:
+                    query = query.where(readings.c.gateway_id.in_(chosen))
+                for gw, *counts in conn.execute(query):
+                    add(gw, READING_MEASURES, counts)
             for gw, n in conn.execute(dups):
-                rows[gw] = replace(
-                    rows.get(gw) or QualityRow(str(gw), None, None), duplicates=int(n)
-                )
+                add(gw, ["duplicates"], [n])
             for gw, n in conn.execute(dead):
-                rows[gw] = replace(
-                    rows.get(gw) or QualityRow(str(gw), None, None), dead_letters=int(n)
-                )
+                add(gw, ["dead_letters"], [n])
             sites = dict(
                 conn.execute(
                     sa.select(fleet_gateways.c.gateway_id, fleet_gateways.c.site_id).where(
-                        fleet_gateways.c.gateway_id.in_(sorted(rows))
+                        fleet_gateways.c.gateway_id.in_(sorted(sums))
                     )
                 ).all()
             )
-        return [replace(rows[g], site_id=sites.get(g)) for g in sorted(rows)]
+        return [QualityRow(g, None, sites.get(g), **sums[g]) for g in sorted(sums)]
 
     def by_device(self, gateway_id: str, span: Span) -> list[QualityRow]:
         """One row per device id of the gateway with readings in the period."""
-        doc = PayloadDoc(self._engine)
-        device = doc.text("device", "id")
-        query = (
-            sa.select(device, *_reading_counts(doc))
-            .select_from(doc.source)
-            .where(readings.c.gateway_id == gateway_id, *_between(readings.c.received_at, span))
-            .group_by(device)
-            .order_by(device)
-        )
+        self.refresh()
+        sums: dict[str, dict[str, int]] = {}
         with self._engine.connect() as conn:
+            sealed, live = self._parts(conn, span)
+            found: list[Any] = []  # two selects of different column types
+            if sealed is not None:
+                found.append(
+                    sa.select(
+                        quality_daily.c.device_id,
+                        *(sa.func.sum(quality_daily.c[m]) for m in READING_MEASURES),
+                    )
+                    .where(
+                        quality_daily.c.gateway_id == gateway_id,
+                        *_between(quality_daily.c.day, sealed),
+                    )
+                    .group_by(quality_daily.c.device_id)
+                )
+            if live is not None:
+                doc = PayloadDoc(self._engine)
+                device = sa.func.coalesce(doc.text("device", "id"), UNKNOWN_DEVICE)
+                found.append(
+                    sa.select(device, *_reading_counts(doc))
+                    .select_from(doc.source)
+                    .where(
+                        readings.c.gateway_id == gateway_id,
+                        *_between(readings.c.received_at, live),
+                    )
+                    .group_by(device)
+                )
+            for query in found:
+                for dev, *counts in conn.execute(query):
+                    mine = sums.setdefault(str(dev), dict.fromkeys(READING_MEASURES, 0))
+                    for m, v in zip(READING_MEASURES, counts, strict=True):
+                        mine[m] += int(v or 0)
             site = conn.execute(
                 sa.select(fleet_gateways.c.site_id).where(fleet_gateways.c.gateway_id == gateway_id)
             ).scalar()
-            return [
-                replace(
-                    QualityRow(
-                        gateway_id, "?" if dev is None else str(dev), site, *map(int, counts)
-                    ),
-                    duplicates=None,
-                    dead_letters=None,
-                )
-                for dev, *counts in conn.execute(query)
-            ]
+        return [
+            QualityRow(gateway_id, d, site, **sums[d], duplicates=None, dead_letters=None)
+            for d in sorted(sums)
+        ]
 
 
 def total(rows: Iterable[QualityRow], *, gateway_id: str = "") -> QualityRow:

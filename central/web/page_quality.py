@@ -50,7 +50,7 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
             raise HTTPException(status_code=400) from None
         win = window(period, day)
         span = span_of(win, DEFAULT_ZONE)
-        queries = QualityQueries(web.engine)
+        queries = QualityQueries(web.engine, web.clock)
         visible = queries.visible_gateways(_sites_of(wilayah, principal))
 
         def t(key: str) -> str:

@@ -170,6 +170,21 @@ def seeded(central_db_url: str) -> Iterator[CentralStore]:
         store.close()
 
 
+# When the page is read: before any seeded day is over (every count from the readings), with
+# November and 1 December sealed (summed from quality_daily) and 2 December not, and after
+# everything is sealed. The counts must not depend on it.
+CLOCKS = {
+    "nothing sealed": datetime(2026, 11, 1, tzinfo=UTC).timestamp(),
+    "partly sealed": datetime(2026, 12, 2, 12, 0, tzinfo=UTC).timestamp(),
+    "all sealed": datetime(2027, 2, 1, tzinfo=UTC).timestamp(),
+}
+
+
+@pytest.fixture(params=list(CLOCKS))
+def queries(request: pytest.FixtureRequest, seeded: CentralStore) -> QualityQueries:
+    return QualityQueries(seeded.engine, lambda: CLOCKS[request.param])
+
+
 def counts(row: QualityRow) -> tuple[int | None, ...]:
     return (
         row.readings,
@@ -183,8 +198,8 @@ def counts(row: QualityRow) -> tuple[int | None, ...]:
     )
 
 
-def test_per_gateway_in_the_citys_month(seeded: CentralStore) -> None:
-    rows = QualityQueries(seeded.engine).by_gateway(MONTH, None)
+def test_per_gateway_in_the_citys_month(queries: QualityQueries) -> None:
+    rows = queries.by_gateway(MONTH, None)
     found = {r.gateway_id: counts(r) for r in rows}
     # readings, untrusted clock, control, HI/LO, unbound, out of policy, duplicates, dead
     assert found == {
@@ -199,16 +214,16 @@ def test_per_gateway_in_the_citys_month(seeded: CentralStore) -> None:
     assert total(rows).problems == 4 + 1 + 3 + 3 + 2 + 4 + 4
 
 
-def test_all_time_takes_november_in(seeded: CentralStore) -> None:
-    rows = QualityQueries(seeded.engine).by_gateway(ALL_TIME, frozenset(["gw-a"]))
+def test_all_time_takes_november_in(queries: QualityQueries) -> None:
+    rows = queries.by_gateway(ALL_TIME, frozenset(["gw-a"]))
     assert [counts(r) for r in rows] == [(8, 4, 1, 2, 2, 1, 8, 3)]
     november = Span(end=MONTH.start)
-    rows = QualityQueries(seeded.engine).by_gateway(november, frozenset(["gw-a"]))
+    rows = queries.by_gateway(november, frozenset(["gw-a"]))
     assert [counts(r) for r in rows] == [(1, 1, 0, 0, 0, 0, 5, 1)]
 
 
-def test_per_device_of_one_gateway(seeded: CentralStore) -> None:
-    rows = QualityQueries(seeded.engine).by_device("gw-a", MONTH)
+def test_per_device_of_one_gateway(queries: QualityQueries) -> None:
+    rows = queries.by_device("gw-a", MONTH)
     assert [(r.device_id, r.site_id) for r in rows] == [
         ("test:bp-1", "kios-sepinggan"),
         ("test:gl-1", "kios-sepinggan"),
@@ -217,11 +232,10 @@ def test_per_device_of_one_gateway(seeded: CentralStore) -> None:
         (4, 2, 0, 0, 1, 1, None, None),
         (3, 1, 1, 2, 1, 0, None, None),
     ]
-    assert QualityQueries(seeded.engine).by_device("gw-none", MONTH) == []
+    assert queries.by_device("gw-none", MONTH) == []
 
 
-def test_limited_to_the_gateways_of_some_sites(seeded: CentralStore) -> None:
-    queries = QualityQueries(seeded.engine)
+def test_limited_to_the_gateways_of_some_sites(queries: QualityQueries) -> None:
     visible = queries.visible_gateways({"kios-manggar", "kios-nowhere"})
     assert visible == {"gw-b"}
     assert [r.gateway_id for r in queries.by_gateway(MONTH, visible)] == ["gw-b"]
@@ -277,3 +291,19 @@ def test_the_store_counts_duplicates_per_gateway_and_hour(central_db_url: str) -
         )
     finally:
         store.close()
+
+
+def test_days_are_counted_once_as_the_clock_moves(seeded: CentralStore) -> None:
+    now = [CLOCKS["nothing sealed"]]
+    queries = QualityQueries(seeded.engine, lambda: now[0])
+    expected = [counts(r) for r in queries.by_gateway(ALL_TIME, None)]
+    added = 0
+    for moment in (*CLOCKS.values(), CLOCKS["all sealed"] + 86400):
+        now[0] = moment
+        added += queries.refresh()
+        assert [counts(r) for r in queries.by_gateway(ALL_TIME, None)] == expected
+        assert counts(queries.by_gateway(MONTH, frozenset(["gw-a"]))[0]) == (7, 3, 1, 2, 2, 1, 3, 2)
+    # gw-a: bp-1 and gl-1 on 2 December, gl-1 on 1 December and 30 November; gw-b: gl-2 and
+    # bp-2 on 2 December; gw-x: bp-9.
+    assert added == 7
+    assert queries.refresh() == 0  # nothing new is over
