@@ -17,6 +17,7 @@ central/payload_sql.py.
 from __future__ import annotations
 
 import logging
+import math
 import time as timer
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -139,12 +140,15 @@ class QualityRow:
         return sum(getattr(self, m) or 0 for m in MEASURES if m != "readings")
 
 
-def _between(column: sa.ColumnElement[float], span: Span) -> list[sa.ColumnElement[bool]]:
+def _between(column: sa.ColumnElement[Any], span: Span) -> list[sa.ColumnElement[bool]]:
+    # An integer column (a day's or an hour's start) is compared with integers: PostgreSQL
+    # compares a bigint with a float as numeric, which no index on the column serves.
+    whole = isinstance(column.type, sa.Integer)
     found = []
     if span.start is not None:
-        found.append(column >= span.start)
+        found.append(column >= (math.ceil(span.start) if whole else span.start))
     if span.end is not None:
-        found.append(column < span.end)
+        found.append(column < (math.ceil(span.end) if whole else span.end))
     return found
 
 
