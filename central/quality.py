@@ -12,6 +12,12 @@ an untrusted clock may claim any date, and dead letters and duplicates have only
 central saw them. Everything is a GROUP BY in the database (SQLite or PostgreSQL), so a city's
 million readings are never brought into Python; payload fields are read per dialect by
 central/payload_sql.py.
+
+Parsing a payload in SQL still costs ~20 us (PostgreSQL's jsonb cast), too much to repeat for a
+month of a city's readings on every view. So a local (WITA) day that has been over for an hour
+is counted once, per gateway and device, into `quality_daily` (`refresh`, run before each
+query, under a lock); a period sums those rows and parses only the payloads received since
+(bench/RESULTS.md, (k) /quality).
 """
 
 from __future__ import annotations
