@@ -2,15 +2,13 @@
 
 No HTML and no JSON here: the page renders these. Alarms are evaluated at query time with
 the caller's "now" (fleet_rules.py), so a gateway that went silent shows "not seen" without a
-sweep writing to the table. Plain SQL that SQLite and PostgreSQL both take; the payload
-checks of data quality are made in Python, on one gateway's readings at a time, because the
-two databases spell JSON access differently.
+sweep writing to the table. Plain SQL that SQLite and PostgreSQL both take; data quality is
+central/quality.py's.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,11 +19,7 @@ from sqlalchemy.engine import Engine
 
 from central.fleet_rules import DEFAULT_THRESHOLDS, Alarm, Severity, Thresholds, evaluate
 from central.fleet_store import fleet_events, fleet_gateways, iso_epoch, snapshot
-from central.store import dead_letters, readings
-from core.topics import gateway_of
-
-# Readings whose measured_at rests on a clock nobody checked (core.reading.TimeQuality).
-UNTRUSTED_TIME = frozenset({"gateway_receive", "unknown"})
+from central.quality import ALL_TIME, QualityQueries, QualityRow
 
 
 class SortKey(StrEnum):
@@ -98,8 +92,7 @@ class GatewayDetail:
 
 @dataclass(frozen=True, slots=True)
 class QualityCounts:
-    """Per gateway (device None) or per device. `duplicates_received` is None: central counts
-    duplicates only in memory (CentralStats), so the database cannot say per gateway."""
+    """Per gateway (device None) or per device; dead letters and duplicates per gateway only."""
 
     gateway_id: str
     device_id: str | None
@@ -193,61 +186,27 @@ def gateway_detail(
 
 
 def data_quality(engine: Engine, gateway_id: str) -> list[QualityCounts]:
-    """The gateway's totals first, then one row per device id, from central's readings."""
-    total = Counter[str]()
-    per_device: dict[str, Counter[str]] = {}
-    with engine.connect() as conn:
-        result = conn.execution_options(yield_per=2000).execute(
-            sa.select(readings.c.payload).where(readings.c.gateway_id == gateway_id)
-        )
-        for (payload,) in result:
-            data = json.loads(payload)
-            device = data.get("device") or {}
-            counts = per_device.setdefault(str(device.get("id", "?")), Counter())
-            for counter in (total, counts):
-                _count_reading(counter, data)
-        dead = _dead_letters_of(conn, gateway_id)
-    out = [_quality(gateway_id, None, total, dead)]
-    out += [_quality(gateway_id, d, c, None) for d, c in sorted(per_device.items())]
-    return out
+    """The gateway's totals first, then one row per device id, over all time.
+
+    A thin wrapper: the counting is central/quality.py's, as SQL aggregates.
+    """
+    queries = QualityQueries(engine)
+    found = queries.by_gateway(ALL_TIME, frozenset([gateway_id]))
+    gateway = found[0] if found else QualityRow(gateway_id, None, None)
+    return [_counts(gateway)] + [_counts(d) for d in queries.by_device(gateway_id, ALL_TIME)]
 
 
-def _count_reading(counter: Counter[str], data: Mapping[str, Any]) -> None:
-    values = data.get("values") or {}
-    counter["readings"] += 1
-    counter["untrusted_clock"] += data.get("time_quality") in UNTRUSTED_TIME
-    counter["control_solution"] += bool(values.get("control_solution"))
-    counter["hi_lo"] += bool(values.get("hi")) or bool(values.get("lo"))
-    counter["unbound"] += not data.get("subject")
-
-
-def _dead_letters_of(conn: sa.Connection, gateway_id: str) -> int:
-    # The topic names the gateway (the payload may be junk); LIKE narrows, gateway_of decides,
-    # since an id may hold LIKE's wildcard characters.
-    prefix = f"gempita/v1/{gateway_id}/"
-    topics = conn.execute(
-        sa.select(dead_letters.c.topic).where(
-            dead_letters.c.topic.like(
-                prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
-                escape="\\",
-            )
-        )
-    ).scalars()
-    return sum(1 for t in topics if gateway_of(t) == gateway_id)
-
-
-def _quality(
-    gateway_id: str, device: str | None, c: Counter[str], dead: int | None
-) -> QualityCounts:
+def _counts(row: QualityRow) -> QualityCounts:
     return QualityCounts(
-        gateway_id=gateway_id,
-        device_id=device,
-        readings=c["readings"],
-        untrusted_clock=c["untrusted_clock"],
-        control_solution=c["control_solution"],
-        hi_lo=c["hi_lo"],
-        unbound=c["unbound"],
-        dead_letters=dead,
+        gateway_id=row.gateway_id,
+        device_id=row.device_id,
+        readings=row.readings,
+        untrusted_clock=row.untrusted_clock,
+        control_solution=row.control_solution,
+        hi_lo=row.hi_lo,
+        unbound=row.unbound,
+        dead_letters=row.dead_letters,
+        duplicates_received=row.duplicates,
     )
 
 

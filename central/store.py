@@ -39,6 +39,8 @@ readings = sa.Table(
     sa.Column("measured_at", sa.String(32), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    # Data quality counts by when central received a reading (revision 0007).
+    sa.Index("ix_readings_received_at", "received_at"),
 )
 dead_letters = sa.Table(
     "dead_letters",
@@ -48,6 +50,15 @@ dead_letters = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("reason", sa.String(500), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
+)
+
+# Readings received again, per gateway and UTC hour (revision 0007; central/quality.py reads it).
+duplicates_received = sa.Table(
+    "duplicates_received",
+    metadata,
+    sa.Column("gateway_id", sa.String(100), primary_key=True),
+    sa.Column("hour", sa.BigInteger, primary_key=True),  # epoch seconds, a whole UTC hour
+    sa.Column("duplicates", sa.BigInteger, nullable=False),
 )
 
 
@@ -97,6 +108,7 @@ class CentralStore:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 inserted = self._insert_pg(conn, list(unique.values()), now)
+                self._count_duplicates(conn, batch, inserted, now)
                 return [i for i in unique if i in inserted]
             inserted = set(
                 conn.execute(
@@ -114,7 +126,52 @@ class CentralStore:
                     ],
                 ).scalars()
             )
+            self._count_duplicates(conn, batch, inserted, now)
         return [i for i in unique if i in inserted]
+
+    def _count_duplicates(
+        self, conn: Connection, batch: Sequence[Incoming], inserted: set[str], now: float
+    ) -> None:
+        """Add this batch's duplicates to its gateways' counts for the hour, in the insert's
+        transaction; nothing at all when every reading was new (the usual batch).
+
+        A duplicate is every copy in the batch that was not stored by it: one already stored,
+        or a second copy within the batch (as CentralStats.duplicates counts them).
+        """
+        if len(inserted) == len(batch):
+            return
+        per_gateway: dict[str, int] = {}
+        first = set(inserted)
+        for r in batch:
+            if r.id in first:
+                first.discard(r.id)  # the copy that was stored
+            else:
+                per_gateway[r.gateway_id] = per_gateway.get(r.gateway_id, 0) + 1
+        hour = int(now // 3600) * 3600
+        rows = [
+            {"gateway_id": g, "hour": hour, "duplicates": n} for g, n in sorted(per_gateway.items())
+        ]
+        # One statement for the batch: a row per gateway that resent, added to the hour's count.
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            pg = postgresql.insert(duplicates_received).values(rows)
+            conn.execute(
+                pg.on_conflict_do_update(
+                    index_elements=["gateway_id", "hour"],
+                    set_={"duplicates": duplicates_received.c.duplicates + pg.excluded.duplicates},
+                )
+            )
+            return
+        from sqlalchemy.dialects import sqlite
+
+        lite = sqlite.insert(duplicates_received).values(rows)
+        conn.execute(
+            lite.on_conflict_do_update(
+                index_elements=["gateway_id", "hour"],
+                set_={"duplicates": duplicates_received.c.duplicates + lite.excluded.duplicates},
+            )
+        )
 
     @staticmethod
     def _insert_pg(conn: Connection, rows: list[Incoming], now: float) -> set[str]:

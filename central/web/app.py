@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.web import page_cascade, page_fleet, page_worklist
+from central.web import page_cascade, page_fleet, page_quality, page_worklist
 from central.web.accounts import AccountStore
 from central.web.audit import Action, Auditor
 from central.web.auth import Forbidden, NotSignedIn, Principal, Role, require
@@ -62,14 +62,14 @@ MENU: tuple[_Page, ...] = (
     _Page("/fleet", "nav_fleet", True, ANY_ROLE),
     _Page("/cascade", "nav_cascade", True, ANY_ROLE),
     _Page("/worklist", "nav_worklist", True, ANY_ROLE),
-    _Page("/quality", "nav_quality", False, ANY_ROLE),
+    _Page("/quality", "nav_quality", True, ANY_ROLE),
     _Page("/audit", "nav_audit", True, (Role.DINKES,)),
 )
 
 
 # The programme's pages, one module each: `register(app, web, render)` adds its routes (and
 # flips its MENU entry's `ready`). Kept apart so each page is its own file.
-PAGES: tuple[PageModule, ...] = (page_cascade, page_worklist, page_fleet)
+PAGES: tuple[PageModule, ...] = (page_cascade, page_worklist, page_fleet, page_quality)
 
 
 class CsrfRefused(Exception):

@@ -421,6 +421,70 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "fleet_event_device_error": {"id": "Galat alat", "en": "Device error"},
     "fleet_no_events": {"id": "Belum ada kejadian.", "en": "No events yet."},
     # --- end of the fleet pages ---
+    # --- the data-quality page (page_quality.py) ---
+    "quality_title": {"id": "Kualitas data", "en": "Data quality"},
+    "quality_trail": {"id": "Letak halaman", "en": "Where this page is"},
+    "quality_all_gateways": {"id": "Semua gateway", "en": "All gateways"},
+    "quality_window": {
+        "id": "Diterima pusat dari {start} sampai sebelum {end} (WITA).",
+        "en": "Received by central from {start} to before {end} (WITA).",
+    },
+    "quality_per_gateway": {"id": "Per gateway", "en": "Per gateway"},
+    "quality_gateway": {"id": "Gateway", "en": "Gateway"},
+    "quality_device": {"id": "Alat", "en": "Device"},
+    "quality_devices": {"id": "Per alat", "en": "Per device"},
+    "quality_gateway_total": {"id": "Jumlah gateway ini", "en": "This gateway's totals"},
+    "quality_site": {"id": "Lokasi", "en": "Site"},
+    "quality_no_site": {"id": "lokasi tidak dikenal", "en": "unknown site"},
+    "quality_total": {"id": "Jumlah ({gateways} gateway)", "en": "Total ({gateways} gateways)"},
+    "quality_nothing": {
+        "id": "Tidak ada data yang diterima pada periode ini.",
+        "en": "Nothing was received in this period.",
+    },
+    "quality_readings": {"id": "Hasil diterima", "en": "Readings received"},
+    "quality_untrusted_clock": {"id": "Jam tidak tepercaya", "en": "Untrusted clock"},
+    "quality_control_solution": {"id": "Uji larutan kontrol", "en": "Control solution"},
+    "quality_hi_lo": {"id": "HI/LO", "en": "HI/LO"},
+    "quality_unbound": {"id": "Tanpa warga", "en": "Unbound"},
+    "quality_out_of_policy": {"id": "Alat di luar kebijakan", "en": "Device out of policy"},
+    "quality_duplicates": {"id": "Duplikat diterima", "en": "Duplicates received"},
+    "quality_dead_letters": {"id": "Pesan ditolak", "en": "Dead letters"},
+    "quality_gateway_only": {
+        "id": "Duplikat dan pesan ditolak dihitung per gateway saja, tidak per alat.",
+        "en": "Duplicates and dead letters are counted per gateway only, not per device.",
+    },
+    "quality_problem": {"id": "Masalah", "en": "Problem"},
+    "quality_problems": {"id": "Jumlah masalah", "en": "Problems"},
+    "quality_count": {"id": "Jumlah", "en": "Count"},
+    "quality_chart_total": {"id": "Masalah menurut jenis", "en": "Problems by kind"},
+    "quality_chart_total_desc": {
+        "id": "Jumlah tiap jenis masalah data pada periode ini, semua gateway yang terlihat.",
+        "en": "Each kind of data problem in this period, over every gateway shown.",
+    },
+    "quality_chart_worst": {
+        "id": "Gateway dengan masalah terbanyak",
+        "en": "Gateways with the most problems",
+    },
+    "quality_chart_worst_desc": {
+        "id": "Sepuluh gateway dengan jumlah masalah terbanyak pada periode ini.",
+        "en": "The ten gateways with the most problems in this period.",
+    },
+    "quality_chart_gateway": {"id": "Masalah gateway ini", "en": "This gateway's problems"},
+    "quality_chart_gateway_desc": {
+        "id": "Jumlah tiap jenis masalah data gateway ini pada periode ini.",
+        "en": "Each kind of data problem of this gateway in this period.",
+    },
+    "quality_note": {
+        "id": "Periode menurut waktu pusat menerima data, bukan waktu pengukuran (jam alat "
+        "bisa salah). Jam tidak tepercaya: waktu dari saat diterima gateway atau tidak "
+        "diketahui. Tanpa warga: hasil tanpa sesi warga. Pesan ditolak: pesan yang tidak "
+        "bisa disimpan pusat, menurut gateway pada topiknya.",
+        "en": "The period is by when central received the data, not when it was measured "
+        "(a device's clock may be wrong). Untrusted clock: time taken when the gateway received "
+        "it, or unknown. Unbound: a result with no resident's session. Dead letters: messages "
+        "central could not store, by the gateway named in their topic.",
+    },
+    # --- end of the data-quality page ---
 }
 
 

@@ -204,7 +204,7 @@ def test_data_quality_per_gateway_and_device(store: CentralStore) -> None:
     total, first, second = data_quality(store.engine, "gw-q")
     assert (total.device_id, total.readings, total.untrusted_clock) == (None, 4, 2)
     assert (total.control_solution, total.hi_lo, total.unbound) == (1, 2, 3)
-    assert (total.dead_letters, total.duplicates_received) == (1, None)
+    assert (total.dead_letters, total.duplicates_received) == (1, 0)
     assert (first.device_id, first.readings, first.unbound, first.dead_letters) == (
         "gl-1",
         2,
