@@ -145,6 +145,13 @@ async def _run_all(
             web.add_done_callback(_web_stopped)
             # Stopped after the group: a page being answered finishes.
             stack.push_async_callback(_stop, web)
+            from central.quality import QualityQueries, keep_counted
+
+            counting = asyncio.create_task(
+                keep_counted(QualityQueries(store.engine)), name="central-quality-count"
+            )
+            counting.add_done_callback(_counting_stopped)
+            stack.push_async_callback(_stop, counting)
         group.create_task(service.run(), name="central-service")
         group.create_task(fleet.run(), name="central-fleet")
         if config.delivery is not None and config.fhir is not None:
@@ -171,6 +178,12 @@ def _web_stopped(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         # The service goes on storing readings: losing the pages must not lose data.
         _LOGGER.error("central: the web app stopped: %s", type(task.exception()).__name__)
+
+
+def _counting_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The pages still count on demand, only slower.
+        _LOGGER.error("central: background quality counting stopped: %r", task.exception())
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
