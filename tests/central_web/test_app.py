@@ -212,7 +212,7 @@ def test_each_role_sees_the_navigation_and_its_scope(client: Client) -> None:
     assert "2 kelurahan (6471011001, 6471011002)" in home
     english = client.get("/?lang=en")
     assert "Fleet" in english.text
-    assert "not available yet" in english.text
+    assert "Data quality" in english.text and "Kualitas data" not in english.text
     assert "Fleet" in client.get("/").text  # the cookie remembers the choice
 
 
