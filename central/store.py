@@ -37,7 +37,8 @@ readings = sa.Table(
     sa.Column("gateway_id", sa.String(100), nullable=False, index=True),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("measured_at", sa.String(32), nullable=False),
-    sa.Column("received_at", sa.Float, nullable=False),
+    # Indexed (0008): the cascade's and the worklist's scans read what came since a mark.
+    sa.Column("received_at", sa.Float, nullable=False, index=True),
     sa.Column("payload", sa.Text, nullable=False),
 )
 dead_letters = sa.Table(
