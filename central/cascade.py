@@ -209,9 +209,11 @@ cascade_facts = sa.Table(
     sa.Column("gateway_id", sa.String(100), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("measured_at", sa.String(32), nullable=False, index=True),
+    # The same instant as epoch milliseconds: "latest of" is then a max() of integers.
+    sa.Column("measured_ms", sa.BigInteger, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("pseudonym", sa.String(64), nullable=True),  # None: unbound, nobody's
-    sa.Column("region", sa.String(20), nullable=True),
+    sa.Column("region", sa.Integer, nullable=True),  # the NIK's six digits; None: not given
     sa.Column("sex", sa.String(10), nullable=True),
     sa.Column("age_band", sa.String(10), nullable=True),
     sa.Column("systolic", sa.Float, nullable=True),
@@ -235,12 +237,18 @@ _SCAN_NAME = "readings"
 _SCAN_OVERLAP_S = 300.0
 
 # One payload parse per reading (the OFFSET 0 keeps PostgreSQL from inlining the cast into
-# every field); only JSON numbers are numbers and only JSON true is a flag.
+# every field); only JSON numbers are numbers and only JSON true is a flag; a region that is
+# not six digits is not one. Readings filed before are skipped by ON CONFLICT, not by a NOT
+# EXISTS: PostgreSQL planned that as an anti join re-reading the table the statement was
+# filling, once per reading (107 s for the first 100,000).
 _FILL_POSTGRESQL = """
-INSERT INTO cascade_facts (reading_id, gateway_id, kind, measured_at, received_at,
-  pseudonym, region, sex, age_band, systolic, diastolic, glucose, meal, hi, lo, control)
-SELECT id, gateway_id, kind, measured_at, received_at,
-  NULLIF(j #>> '{subject,pseudonym}', ''), NULLIF(j #>> '{subject,region}', ''),
+INSERT INTO cascade_facts (reading_id, gateway_id, kind, measured_at, measured_ms,
+  received_at, pseudonym, region, sex, age_band, systolic, diastolic, glucose, meal, hi, lo,
+  control)
+SELECT id, gateway_id, kind, measured_at,
+  round(extract(epoch FROM measured_at::timestamptz) * 1000)::bigint, received_at,
+  NULLIF(j #>> '{subject,pseudonym}', ''),
+  CASE WHEN j #>> '{subject,region}' ~ '^[0-9]{6}$' THEN (j #>> '{subject,region}')::int END,
   NULLIF(j #>> '{subject,sex}', ''), NULLIF(j #>> '{subject,age_band}', ''),
   CASE WHEN jsonb_typeof(j #> '{values,systolic_mmhg}') = 'number'
        THEN (j #>> '{values,systolic_mmhg}')::float8 END,
@@ -256,7 +264,6 @@ FROM (
   SELECT r.id, r.gateway_id, r.kind, r.measured_at, r.received_at, r.payload::jsonb AS j
   FROM readings r
   WHERE r.received_at >= %(since)s
-    AND NOT EXISTS (SELECT 1 FROM cascade_facts f WHERE f.reading_id = r.id)
   OFFSET 0
 ) AS new
 ON CONFLICT (reading_id) DO NOTHING
@@ -264,11 +271,15 @@ ON CONFLICT (reading_id) DO NOTHING
 
 
 _FILL_SQLITE = """
-INSERT INTO cascade_facts (reading_id, gateway_id, kind, measured_at, received_at,
-  pseudonym, region, sex, age_band, systolic, diastolic, glucose, meal, hi, lo, control)
-SELECT id, gateway_id, kind, measured_at, received_at,
+INSERT INTO cascade_facts (reading_id, gateway_id, kind, measured_at, measured_ms,
+  received_at, pseudonym, region, sex, age_band, systolic, diastolic, glucose, meal, hi, lo,
+  control)
+SELECT id, gateway_id, kind, measured_at,
+  CAST(round((julianday(measured_at) - 2440587.5) * 86400000) AS INTEGER), received_at,
   NULLIF(json_extract(payload, '$.subject.pseudonym'), ''),
-  NULLIF(json_extract(payload, '$.subject.region'), ''),
+  CASE WHEN json_extract(payload, '$.subject.region')
+            GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]'
+       THEN CAST(json_extract(payload, '$.subject.region') AS INTEGER) END,
   NULLIF(json_extract(payload, '$.subject.sex'), ''),
   NULLIF(json_extract(payload, '$.subject.age_band'), ''),
   CASE WHEN json_type(payload, '$.values.systolic_mmhg') IN ('integer', 'real')
@@ -283,16 +294,18 @@ SELECT id, gateway_id, kind, measured_at, received_at,
   COALESCE(json_type(payload, '$.values.control_solution') = 'true', 0)
 FROM readings r
 WHERE r.received_at >= :since
-  AND NOT EXISTS (SELECT 1 FROM cascade_facts f WHERE f.reading_id = r.id)
 ON CONFLICT (reading_id) DO NOTHING
 """
 
-_SEX_CODES = {"female": "f", "male": "m"}
-_SEX_OF_CODE = {"f": "female", "m": "male", "u": UNKNOWN}
-# A single character per band, in AGE_BAND_ORDER (unknown last).
-_BAND_CODES = {band: str(i) for i, band in enumerate(AGE_BAND_ORDER[:-1])}
-_BAND_OF_CODE = {str(i): band for i, band in enumerate(AGE_BAND_ORDER)}
-_BAND_UNKNOWN_CODE = str(len(AGE_BAND_ORDER) - 1)
+# A digit each for sex and age band in the per-resident keys; _OTHER: a value the page has no
+# line for (counted as screened, not by sex or band).
+_SEX_CODES = {"female": 1, "male": 2}
+_SEX_UNKNOWN = 0
+_SEX_OF_CODE = {1: "female", 2: "male", _SEX_UNKNOWN: UNKNOWN}
+_BAND_CODES = {band: i for i, band in enumerate(AGE_BAND_ORDER[:-1])}
+_BAND_UNKNOWN = len(AGE_BAND_ORDER) - 1
+_BAND_OF_CODE = dict(enumerate(AGE_BAND_ORDER))
+_OTHER = 9
 
 
 def refresh_facts(engine: Engine) -> int:
@@ -426,20 +439,18 @@ class CascadeQueries:
 
     def _per_resident(
         self,
-    ) -> tuple[sa.ColumnElement[str], sa.ColumnElement[str], sa.ColumnElement[int]]:
-        """max() keys of the latest BP and glucose category (measured_at, then the rank: the
-        latest reading's rank is the last character) and whether any reading was urgent."""
+    ) -> tuple[sa.ColumnElement[int], sa.ColumnElement[int], sa.ColumnElement[int]]:
+        """max() keys of the latest BP and glucose category (epoch ms * 10 + the category's
+        index: the latest reading's is the last digit) and whether any reading was urgent."""
         f, rules = cascade_facts.c, self._rules
         is_bp = sa.and_(
             f.kind == "blood_pressure", f.systolic.is_not(None), f.diastolic.is_not(None)
         )
         is_glucose = sa.and_(f.kind == "glucose", sa.or_(f.hi, f.lo, f.glucose.is_not(None)))
-        bp_key = sa.func.max(
-            sa.case((is_bp, f.measured_at + sa.cast(self._bp_rank(), sa.String)), else_=None)
-        )
+        bp_key = sa.func.max(sa.case((is_bp, f.measured_ms * 10 + self._bp_rank()), else_=None))
         glucose_key = sa.func.max(
             sa.case(
-                (is_glucose, f.measured_at + sa.cast(self._glucose_rank(), sa.String)),
+                (is_glucose, f.measured_ms * 10 + self._glucose_rank()),
                 else_=None,
             )
         )
@@ -497,21 +508,21 @@ class CascadeQueries:
         bp_key, glucose_key, urgent = self._per_resident()
         sex = sa.case(
             *((f.sex == name, code) for name, code in _SEX_CODES.items()),
-            (f.sex.is_(None), "u"),
-            else_="x",  # a value the page has no line for: not counted by sex
+            (f.sex.is_(None), _SEX_UNKNOWN),
+            else_=_OTHER,  # a value the page has no line for: not counted by sex
         )
         band = sa.case(
             *((f.age_band == name, code) for name, code in _BAND_CODES.items()),
-            (f.age_band.is_(None), _BAND_UNKNOWN_CODE),
-            else_="x",
+            (f.age_band.is_(None), _BAND_UNKNOWN),
+            else_=_OTHER,
         )
-        # The resident's own details are those of their latest reading: measured_at first,
-        # so max() picks it, then one character each for sex and band, then the region.
-        details = sa.func.max(f.measured_at + sex + band + sa.func.coalesce(f.region, ""))
-        latest_at = sa.func.max(f.measured_at)
+        # The resident's own details are those of their latest reading: the time first, so
+        # max() picks it, then a digit each for sex and band; the region (six digits) apart.
+        details = sa.func.max(f.measured_ms * 100 + sex * 10 + band)
+        region = sa.func.max(f.measured_ms * 1_000_000 + sa.func.coalesce(f.region, 0))
         query = self._base(win).add_columns(
-            latest_at.label("latest_at"),
             details.label("details"),
+            region.label("region"),
             bp_key.label("bp_key"),
             glucose_key.label("glucose_key"),
             urgent.label("urgent"),
@@ -522,32 +533,30 @@ class CascadeQueries:
                 return self._summarise(Counter(), place)
             query = query.where(fleet_gateways.c.site_id.in_(sites))
         per = query.group_by(f.pseudonym).subquery("per")
-        offset = sa.func.length(per.c.latest_at)
         columns = (
-            sa.func.substr(per.c.details, offset + 1, 1),
-            sa.func.substr(per.c.details, offset + 2, 1),
-            sa.func.substr(per.c.details, offset + 3),
-            sa.func.substr(per.c.bp_key, sa.func.length(per.c.bp_key), 1),
-            sa.func.substr(per.c.glucose_key, sa.func.length(per.c.glucose_key), 1),
+            per.c.details % 100,
+            per.c.region % 1_000_000,
+            per.c.bp_key % 10,
+            per.c.glucose_key % 10,
             per.c.urgent,
         )
         outer = sa.select(*columns, sa.func.count()).group_by(*columns)
-        combos: Counter[tuple[str, str, str, int | None, int | None, bool]] = Counter()
+        combos: Counter[tuple[int, int, int, int | None, int | None, bool]] = Counter()
         with self._engine.connect() as conn:
-            for sex_c, band_c, region, bp_c, glucose_c, urgent_c, n in conn.execute(outer):
+            for details_c, region_c, bp_c, glucose_c, urgent_c, n in conn.execute(outer):
                 key = (
-                    str(sex_c),
-                    str(band_c),
-                    str(region or ""),
-                    int(bp_c) if bp_c not in (None, "") else None,
-                    int(glucose_c) if glucose_c not in (None, "") else None,
+                    int(details_c) // 10,
+                    int(details_c) % 10,
+                    int(region_c),
+                    None if bp_c is None else int(bp_c),
+                    None if glucose_c is None else int(glucose_c),
                     bool(urgent_c),
                 )
                 combos[key] += int(n)
         return self._summarise(combos, place)
 
     def _summarise(
-        self, combos: Counter[tuple[str, str, str, int | None, int | None, bool]], place: Place
+        self, combos: Counter[tuple[int, int, int, int | None, int | None, bool]], place: Place
     ) -> Counts:
         sexes: Counter[str] = Counter()
         bands: Counter[str] = Counter()
@@ -561,7 +570,7 @@ class CascadeQueries:
                 sexes[_SEX_OF_CODE[sex_c]] += n
             if band_c in _BAND_OF_CODE:
                 bands[_BAND_OF_CODE[band_c]] += n
-            regions[region or UNKNOWN] += n
+            regions[f"{region:06d}" if region else UNKNOWN] += n
             if bp_c is not None:
                 bp[BP_CATEGORIES[bp_c]] += n
             if glucose_c is not None:
@@ -621,19 +630,14 @@ class CascadeQueries:
             .group_by(mapping.c.value, f.pseudonym)
             .subquery("per")
         )
-        columns = (
-            per.c.child,
-            sa.func.substr(per.c.bp_key, sa.func.length(per.c.bp_key), 1),
-            sa.func.substr(per.c.glucose_key, sa.func.length(per.c.glucose_key), 1),
-            per.c.urgent,
-        )
+        columns = (per.c.child, per.c.bp_key % 10, per.c.glucose_key % 10, per.c.urgent)
         outer = sa.select(*columns, sa.func.count()).group_by(*columns)
         found: dict[str, tuple[int, int, int]] = {}
         with self._engine.connect() as conn:
             for child, bp_c, glucose_c, urgent_c, n in conn.execute(outer):
                 resident = _Resident(
-                    int(bp_c) if bp_c not in (None, "") else None,
-                    int(glucose_c) if glucose_c not in (None, "") else None,
+                    None if bp_c is None else int(bp_c),
+                    None if glucose_c is None else int(glucose_c),
                     bool(urgent_c),
                 )
                 screened, positive, urgent_n = found.get(str(child), (0, 0, 0))
