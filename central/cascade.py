@@ -9,10 +9,15 @@ rested value is the one a Puskesmas would act on, and screen-positive follows th
 categories. Urgent counts a resident if any reading of the period was: an urgent result is
 acted on at once, whatever came after it.
 
-Payload fields are read in SQL with each dialect's JSON functions (SQLite `json_extract`,
-PostgreSQL `jsonb_extract_path_text`), so the write path and the schema stay as they are; the
-period filter is on the stored `measured_at` text (RFC 3339 UTC sorts as time). Categories are
-decided in Python by central/cascade_rules.py, so the thresholds are configuration.
+What the cascade needs of each payload is extracted once per reading into `cascade_facts`
+(revision 0008) by `refresh_facts`, which every view runs first: it files the readings stored
+since the last scan (readings.received_at is indexed), so central's ingest path does no extra
+work. The period filter is on the facts' indexed `measured_at` text (RFC 3339 UTC sorts as
+time). The counting is the database's: one GROUP BY per resident gives the latest BP and
+glucose category and whether any reading was urgent (max() of epoch ms * 10 + category), one
+more counts those; the thresholds of central/cascade_rules.py are bound into the SQL, so they
+stay configuration, and screen-positive is decided from the counted categories in Python.
+Figures: bench/RESULTS.md, "(k) dashboard pages".
 
 Referred / came / confirmed come from the referral worklist's `referrals` table: until that
 table exists they are None (the page says "belum tersedia").
