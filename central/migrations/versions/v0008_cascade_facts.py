@@ -43,6 +43,9 @@ def upgrade() -> None:
         sa.Column("control", sa.Boolean, nullable=False),
     )
     op.create_index("ix_cascade_facts_measured_at", "cascade_facts", ["measured_at"])
+    op.create_index(
+        "ix_cascade_facts_gateway_measured", "cascade_facts", ["gateway_id", "measured_at"]
+    )
     op.create_table(
         "cascade_scan",
         sa.Column("name", sa.String(20), primary_key=True),
@@ -56,5 +59,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_readings_received_at", table_name="readings")
     op.drop_table("cascade_scan")
+    op.drop_index("ix_cascade_facts_gateway_measured", table_name="cascade_facts")
     op.drop_index("ix_cascade_facts_measured_at", table_name="cascade_facts")
     op.drop_table("cascade_facts")
