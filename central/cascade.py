@@ -388,9 +388,10 @@ class CascadeQueries:
         """
         refresh_facts(self._engine)
         unplaced = whole_city and place.level is Level.CITY
-        kids = children_of(self._wilayah, place)
-        counts, per_child = self._counts_and_children(win, place, kids, include_unplaced=unplaced)
+        counts = self._counts(win, place, include_unplaced=unplaced)
         children = []
+        kids = children_of(self._wilayah, place)
+        per_child = self._child_counts(win, kids) if kids else {}
         for child in kids:
             screened, positive, urgent = per_child.get(child.code, (0, 0, 0))
             target = self._target(child)
@@ -510,23 +511,8 @@ class CascadeQueries:
             function = sa.func.json_each(sa.literal(document))
         return function.table_valued("key", "value").alias("place_map")
 
-    def _counts_and_children(
-        self, win: Window, place: Place, kids: Sequence[Place], *, include_unplaced: bool
-    ) -> tuple[Counts, dict[str, tuple[int, int, int]]]:
-        """The place's counts, and child code -> (screened, positive, urgent), from one scan
-        of the period's facts: grouped per (child, resident) first, then per resident (the
-        latest of the latest is the latest), so a resident seen in two children counts once
-        in the place and once in each child."""
-        pairs: dict[str, str] = {}
-        for child in kids:
-            for site in self._sites(child):
-                pairs[site] = child.code
-        if not kids:
-            pairs = {site: site for site in self._sites(place)}
-        if not pairs and not include_unplaced:
-            return self._summarise(Counter(), place), {}
+    def _counts(self, win: Window, place: Place, *, include_unplaced: bool) -> Counts:
         f = cascade_facts.c
-        mapping = self._mapping(pairs)
         bp_key, glucose_key, urgent = self._per_resident()
         sex = sa.case(
             *((f.sex == name, code) for name, code in _SEX_CODES.items()),
@@ -542,81 +528,40 @@ class CascadeQueries:
         # max() picks it, then a digit each for sex and band; the region (six digits) apart.
         details = sa.func.max(f.measured_ms * 100 + sex * 10 + band)
         region = sa.func.max(f.measured_ms * 1_000_000 + sa.func.coalesce(f.region, 0))
-        # Readings of gateways with no known site count in the whole city, in no child.
-        on = mapping.c.key == fleet_gateways.c.site_id
-        base = self._base(win)
-        joined = base.outerjoin(mapping, on) if include_unplaced else base.join(mapping, on)
-        per = (
-            joined.add_columns(
-                f.pseudonym.label("who"),
-                mapping.c.value.label("child"),
-                details.label("details"),
-                region.label("region"),
-                bp_key.label("bp_key"),
-                glucose_key.label("glucose_key"),
-                urgent.label("urgent"),
-            )
-            .group_by(mapping.c.value, f.pseudonym)
-            .cte("per")
+        query = self._base(win).add_columns(
+            details.label("details"),
+            region.label("region"),
+            bp_key.label("bp_key"),
+            glucose_key.label("glucose_key"),
+            urgent.label("urgent"),
         )
-        resident = (
-            sa.select(
-                sa.func.max(per.c.details).label("details"),
-                sa.func.max(per.c.region).label("region"),
-                sa.func.max(per.c.bp_key).label("bp_key"),
-                sa.func.max(per.c.glucose_key).label("glucose_key"),
-                sa.func.max(per.c.urgent).label("urgent"),
-            )
-            .group_by(per.c.who)
-            .subquery("resident")
-        )
-        in_place = (
-            sa.cast(sa.null(), sa.String),
-            resident.c.details % 100,
-            resident.c.region % 1_000_000,
-            resident.c.bp_key % 10,
-            resident.c.glucose_key % 10,
-            resident.c.urgent,
-        )
-        in_child = (
-            per.c.child,
-            sa.cast(sa.null(), sa.BigInteger),
-            sa.cast(sa.null(), sa.BigInteger),
+        if not include_unplaced:
+            sites = self._sites(place)
+            if not sites:
+                return self._summarise(Counter(), place)
+            query = query.where(fleet_gateways.c.site_id.in_(sites))
+        per = query.group_by(f.pseudonym).subquery("per")
+        columns = (
+            per.c.details % 100,
+            per.c.region % 1_000_000,
             per.c.bp_key % 10,
             per.c.glucose_key % 10,
             per.c.urgent,
         )
-        query = sa.union_all(
-            sa.select(*in_place, sa.func.count()).group_by(*in_place[1:]),
-            sa.select(*in_child, sa.func.count())
-            .where(per.c.child.is_not(None))
-            .group_by(in_child[0], *in_child[3:]),
-        )
+        outer = sa.select(*columns, sa.func.count()).group_by(*columns)
         combos: Counter[tuple[int, int, int, int | None, int | None, bool]] = Counter()
-        found: dict[str, tuple[int, int, int]] = {}
         with self._engine.connect() as conn:
-            for child, details_c, region_c, bp_c, glucose_c, urgent_c, n in conn.execute(query):
-                bp_i = None if bp_c is None else int(bp_c)
-                glucose_i = None if glucose_c is None else int(glucose_c)
-                if child is None:
-                    key = (
-                        int(details_c) // 10,
-                        int(details_c) % 10,
-                        int(region_c),
-                        bp_i,
-                        glucose_i,
-                        bool(urgent_c),
-                    )
-                    combos[key] += int(n)
-                    continue
-                who = _Resident(bp_i, glucose_i, bool(urgent_c))
-                screened, positive, urgent_n = found.get(str(child), (0, 0, 0))
-                found[str(child)] = (
-                    screened + int(n),
-                    positive + (int(n) if self._positive(who) else 0),
-                    urgent_n + (int(n) if who.urgent else 0),
+            for details_c, region_c, bp_c, glucose_c, urgent_c, n in conn.execute(outer):
+                key = (
+                    int(details_c) // 10,
+                    int(details_c) % 10,
+                    int(region_c),
+                    None if bp_c is None else int(bp_c),
+                    None if glucose_c is None else int(glucose_c),
+                    bool(urgent_c),
                 )
-        return self._summarise(combos, place), (found if kids else {})
+                combos[key] += int(n)
+        return self._summarise(combos, place)
 
     def _summarise(
         self, combos: Counter[tuple[int, int, int, int | None, int | None, bool]], place: Place
@@ -669,6 +614,47 @@ class CascadeQueries:
         return resident.glucose is not None and glucose_positive(
             GLUCOSE_CATEGORIES[resident.glucose], rules
         )
+
+    def _child_counts(self, win: Window, kids: Sequence[Place]) -> dict[str, tuple[int, int, int]]:
+        """child code -> (screened, positive, urgent); a resident counts once per child."""
+        pairs: dict[str, str] = {}
+        for child in kids:
+            for site in self._sites(child):
+                pairs[site] = child.code
+        if not pairs:
+            return {}
+        f = cascade_facts.c
+        mapping = self._mapping(pairs)
+        bp_key, glucose_key, urgent = self._per_resident()
+        per = (
+            self._base(win)
+            .join(mapping, mapping.c.key == fleet_gateways.c.site_id)
+            .add_columns(
+                mapping.c.value.label("child"),
+                bp_key.label("bp_key"),
+                glucose_key.label("glucose_key"),
+                urgent.label("urgent"),
+            )
+            .group_by(mapping.c.value, f.pseudonym)
+            .subquery("per")
+        )
+        columns = (per.c.child, per.c.bp_key % 10, per.c.glucose_key % 10, per.c.urgent)
+        outer = sa.select(*columns, sa.func.count()).group_by(*columns)
+        found: dict[str, tuple[int, int, int]] = {}
+        with self._engine.connect() as conn:
+            for child, bp_c, glucose_c, urgent_c, n in conn.execute(outer):
+                resident = _Resident(
+                    None if bp_c is None else int(bp_c),
+                    None if glucose_c is None else int(glucose_c),
+                    bool(urgent_c),
+                )
+                screened, positive, urgent_n = found.get(str(child), (0, 0, 0))
+                found[str(child)] = (
+                    screened + int(n),
+                    positive + (int(n) if self._positive(resident) else 0),
+                    urgent_n + (int(n) if resident.urgent else 0),
+                )
+        return found
 
     def _target(self, place: Place) -> int | None:
         # A site has no population of its own; a place with any kelurahan lacking a figure has
