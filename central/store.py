@@ -39,7 +39,8 @@ readings = sa.Table(
     sa.Column("measured_at", sa.String(32), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
-    # Data quality counts by when central received a reading (revision 0007).
+    # Data quality counts by when central received a reading, and the cascade's and the
+    # worklist's scans read what came since a mark (revision 0007).
     sa.Index("ix_readings_received_at", "received_at"),
 )
 dead_letters = sa.Table(
