@@ -256,9 +256,14 @@ def _run_central(
     spawned = time.monotonic()
     try:
         for cid in ids:
+            # BENCH_CENTRAL_PROFILE=<prefix>: each central runs under cProfile and writes
+            # <prefix>-<client id>.prof when the round stops it (SIGTERM: a clean exit).
+            profile = os.environ.get("BENCH_CENTRAL_PROFILE")
+            wrap = ["-m", "cProfile", "-o", f"{profile}-{cid}.prof"] if profile else []
             proc = subprocess.Popen(
                 [
                     sys.executable,
+                    *wrap,
                     "-m",
                     "gateway.cli",
                     "central",
@@ -344,14 +349,20 @@ def _run_central(
                 proc.stderr.close()
 
 
-def run_central_ingest(count: int, gateways: int = 50, *, quick: bool = False) -> list[Result]:
+def run_central_ingest(
+    count: int, gateways: int = 50, *, quick: bool = False, two_instances: bool = True
+) -> list[Result]:
     server = PostgresServer()
     server.start()
     try:
         one = _central_round(server, count, gateways, 1)
         load_one = load_average()
-        two = _central_round(server, count, gateways, 2)
-        load_two = load_average()
+        if not two_instances:
+            # (h) alone (BENCH_ONE_INSTANCE=1): half the minutes, for A/B rounds.
+            two, load_two = one, load_one
+        else:
+            two = _central_round(server, count, gateways, 2)
+            load_two = load_average()
     finally:
         server.stop()
     rate = count / one.central_s
@@ -393,9 +404,12 @@ def run_central_ingest(count: int, gateways: int = 50, *, quick: bool = False) -
         target="reported (2 cores shared by both instances, mosquitto and PostgreSQL)",
         met=None,
     )
-    return [h, i]
+    return [h, i] if two_instances else [h]
 
 
 if __name__ == "__main__":
-    for result in run_central_ingest(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000):
+    for result in run_central_ingest(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 100_000,
+        two_instances=os.environ.get("BENCH_ONE_INSTANCE") != "1",
+    ):
         print(result.render(), flush=True)

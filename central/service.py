@@ -9,7 +9,6 @@ gateway) send it again, and the id makes the second copy harmless.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -57,7 +56,9 @@ class _Msg:
     payload: bytes
     mid: int
     qos: int
-    received_at: float = dataclasses.field(default_factory=time.monotonic)
+    # time.monotonic() of the read turn that brought it (MqttConnection.read_at); a constant
+    # default, not a factory: no call per message.
+    received_at: float = 0.0
 
 
 # A batch taken from the queue: its messages, the readings to store, the dead letters.
@@ -116,8 +117,12 @@ class CentralService:
         wake = asyncio.Event()
 
         def on_message(topic: str, payload: bytes, mid: int, qos: int) -> None:
-            queue.append(_Msg(topic, payload, mid, qos))
-            wake.set()
+            # `conn` is bound below, before the connection can deliver anything.
+            queue.append(_Msg(topic, payload, mid, qos, conn.read_at))
+            if len(queue) == 1:
+                # The flusher waits on `wake` only once it has emptied the queue, so only the
+                # message that starts a new queue needs to wake it (not one set() per message).
+                wake.set()
 
         conn = MqttConnection(self.settings, on_raw_message=on_message, manual_ack=True)
         try:
@@ -200,9 +205,7 @@ class CentralService:
             try:
                 new_ids = await loop.run_in_executor(self._executor, self.store.store, good)
                 if letters:
-                    await loop.run_in_executor(
-                        self._executor, self.store.dead_letter_many, letters
-                    )
+                    await loop.run_in_executor(self._executor, self.store.dead_letter_many, letters)
             except Exception as exc:  # noqa: BLE001 (any refusal: keep the batch, unacked)
                 tries += 1
                 self.stats.store_retries += 1

@@ -396,6 +396,18 @@ def _check_assurance(value: Any) -> None:
 def check_reading(data: Any) -> None:
     """Raise PayloadError unless `data` is a valid reading of a version in SCHEMA_READINGS
     (see the note above)."""
+    # The one-pass test first (every valid reading passes it); the rule by rule check only
+    # for what it refuses, to find the first rule broken and name it.
+    if not reading_is_valid(data):
+        check_reading_by_rule(data)
+
+
+def check_reading_by_rule(data: Any) -> None:
+    """`check_reading` one rule at a time: raises PayloadError naming the first rule broken.
+
+    This is the statement of the contract the reasons come from; `reading_is_valid` is the
+    same rules folded into one pass, held equal to this by tests/core/test_payload_check.py.
+    """
     if isinstance(data, dict) and data.get("schema") == SCHEMA_READING_V1:
         version_1 = True
         top_optional, subject_optional = _TOP_OPTIONAL_V1, _SUBJECT_OPTIONAL_V1
@@ -447,6 +459,266 @@ def check_reading(data: Any) -> None:
             _check_subject_v2(subject)
     if not version_1:
         _check_assurance(data.get("assurance"))
+
+
+# --- the same contract in one pass ---------------------------------------------------------------
+#
+# `check_reading_by_rule` calls a helper per field (~25 calls a reading, each building its
+# reason's path string): two thirds of central's parse (bench/RESULTS.md, central ingest).
+# `reading_is_valid` walks each object once, with the allowed key sets precomputed, exact type
+# tests and no call per field, and answers only yes or no; the reasons stay the rule by rule
+# check's. Exact `type(...) is` tests are stricter than the rules' isinstance for subclasses
+# (a str subclass, an int subclass): such data is not JSON as parsed, and goes the slow way.
+
+_TOP_ALLOWED = _TOP_REQUIRED | _TOP_OPTIONAL
+_TOP_ALLOWED_V1 = _TOP_REQUIRED | _TOP_OPTIONAL_V1
+_DEVICE_ALLOWED = _DEVICE_REQUIRED | _DEVICE_OPTIONAL
+_DEVICE_TEXT = ("manufacturer", "model", "serial", "firmware", "record_key")  # required
+_BP_ALLOWED = _BP_REQUIRED | _BP_OPTIONAL
+_BP_NUMBERS = ("systolic_mmhg", "diastolic_mmhg", "map_mmhg", "pulse_bpm")
+_BP_UNITS = frozenset(("mmHg", "kPa"))
+_GLUCOSE_ALLOWED = _GLUCOSE_REQUIRED | _GLUCOSE_OPTIONAL
+_GLUCOSE_UNITS = frozenset(("mg/dL", "mmol/L"))
+_SUBJECT_REQUIRED = frozenset(("pseudonym",))
+_SUBJECT_ALLOWED = _SUBJECT_REQUIRED | _SUBJECT_OPTIONAL
+_SUBJECT_ALLOWED_V1 = _SUBJECT_REQUIRED | _SUBJECT_OPTIONAL_V1
+_SUBJECT_TEXT = ("sealed_nik", "consent_version", "session_id")
+_INF = float("inf")
+_GATEWAY_IDS_KEPT = 100_000
+_gateway_ids_seen: set[str] = set()  # only ids `_GATEWAY_ID` matched
+_gateway_id_ok = _GATEWAY_ID.fullmatch
+_measured_at_ok = _MEASURED_AT.fullmatch
+_pseudonym_ok = _PSEUDONYM.fullmatch
+_fromisoformat = datetime.fromisoformat
+
+
+def _instant_ok(value: Any) -> bool:
+    # `_instant` as a yes/no (only for the optional times, mostly null).
+    if value is None:
+        return True
+    if type(value) is not str:
+        return False
+    try:
+        parse_rfc3339(value)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def reading_is_valid(data: Any) -> bool:
+    """True when `check_reading_by_rule` accepts `data` and every number the `Reading` model
+    takes is finite (the one rule of the model's the schema lacks); False otherwise.
+
+    A pass, not a second statement of the contract: the same rules in one walk, so a change
+    to the contract is made in both (the property test fails until it is).
+    """
+    if type(data) is not dict:
+        return False
+    try:
+        return _one_pass(data)
+    except KeyError:
+        # A required field is missing: every one is read below by subscript, which is the
+        # test (a set comparison per object cost more than the rest of its checks).
+        return False
+
+
+def _one_pass(data: dict[str, Any]) -> bool:
+    # Each test below mirrors one of check_reading_by_rule's, in the same order; an object's
+    # keys are tested against its allowed set here, its required keys where they are read.
+    x: Any  # each field in turn
+    schema = data["schema"]
+    if schema == SCHEMA_READING:
+        version_1 = False
+        if not data.keys() <= _TOP_ALLOWED:
+            return False
+    elif schema == SCHEMA_READING_V1:
+        version_1 = True
+        if not data.keys() <= _TOP_ALLOWED_V1:
+            return False
+    else:
+        return False
+    x = data["id"]
+    if type(x) is not str or not 1 <= len(x) <= ID_MAX_CHARS:
+        return False
+    x = data["gateway_id"]
+    if type(x) is not str:
+        return False
+    if x not in _gateway_ids_seen:
+        if _gateway_id_ok(x) is None:
+            return False
+        # One city's gateways are few and send for years: remember the ids the pattern took
+        # (a set lookup against a regular expression per reading), up to a bound.
+        if len(_gateway_ids_seen) >= _GATEWAY_IDS_KEPT:
+            _gateway_ids_seen.clear()
+        _gateway_ids_seen.add(x)
+    x = data.get("site_id")
+    if x is not None and type(x) is not str:
+        return False
+    kind = data["kind"]
+    if type(kind) is not str or kind not in _KINDS:
+        return False
+    x = data["measured_at"]
+    if type(x) is not str or _measured_at_ok(x) is None:
+        return False
+    try:
+        # The pattern ends it in the only Z: offset +00:00, so no zone can move it out of range.
+        _fromisoformat(x.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        return False
+    x = data["time_quality"]
+    if type(x) is not str or x not in _TIME_QUALITIES:
+        return False
+    x = data.get("device_time")
+    if x is not None and type(x) is not str:
+        return False
+    x = data.get("clock_offset_s")
+    t = type(x)
+    if t is float:
+        if not -_INF < x < _INF:  # NaN fails both comparisons
+            return False
+    elif t is not int and x is not None:
+        return False
+    x = data.get("received_at")
+    if x is not None and not _instant_ok(x):
+        return False
+    if "bound" in data and type(data["bound"]) is not bool:
+        return False
+
+    device = data["device"]
+    if type(device) is not dict:
+        return False
+    if not device.keys() <= _DEVICE_ALLOWED:
+        return False
+    x = device["transport"]
+    if type(x) is not str or x not in _TRANSPORTS:
+        return False
+    x = device["id"]
+    if type(x) is not str or not x:
+        return False
+    x = device.get("address")
+    if x is not None and type(x) is not str:
+        return False
+    for name in _DEVICE_TEXT:
+        x = device[name]
+        if x is not None and type(x) is not str:
+            return False
+
+    v = data["values"]
+    if type(v) is not dict:
+        return False
+    if kind == "blood_pressure":
+        if not v.keys() <= _BP_ALLOWED:
+            return False
+        for name in _BP_NUMBERS:
+            x = v[name]
+            t = type(x)
+            if t is float:
+                if not -_INF < x < _INF:
+                    return False
+            elif t is not int and x is not None:
+                return False
+        x = v["original_unit"]
+        if type(x) is not str or x not in _BP_UNITS:
+            return False
+        x = v["status"]
+        if type(x) is not list or (x and not _flags_ok(x)):
+            return False
+        x = v.get("user_id")
+        t = type(x)
+        if not (x is None or t is int or (t is float and x.is_integer())):
+            return False
+    else:
+        if not v.keys() <= _GLUCOSE_ALLOWED:
+            return False
+        for x in (v["glucose_mgdl"], v.get("original_value")):
+            t = type(x)
+            if t is float:
+                if not -_INF < x < _INF:
+                    return False
+            elif t is not int and x is not None:
+                return False
+        x = v["original_unit"]
+        if type(x) is not str or x not in _GLUCOSE_UNITS:
+            return False
+        x = v["sample_type"]
+        if x is not None and type(x) is not str:
+            return False
+        x = v["sample_location"]
+        if x is not None and type(x) is not str:
+            return False
+        x = v["meal"]
+        if x is not None and type(x) is not str:
+            return False
+        if not (
+            type(v["control_solution"]) is bool and type(v["hi"]) is bool and type(v["lo"]) is bool
+        ):
+            return False
+        x = v["sensor_status"]
+        if type(x) is not list or (x and not _flags_ok(x)):
+            return False
+
+    subject = data.get("subject")
+    if subject is not None and not _subject_ok(subject, version_1):
+        return False
+    if not version_1:
+        assurance = data.get("assurance")
+        if assurance is not None and not _assurance_ok(assurance):
+            return False
+    return True
+
+
+def _flags_ok(items: list[Any]) -> bool:
+    # A non-empty list (the empty one, the usual case, is tested inline).
+    for item in items:
+        if type(item) is not str:
+            return False
+    return len(set(items)) == len(items)
+
+
+def _subject_ok(subject: Any, version_1: bool) -> bool:
+    if type(subject) is not dict:
+        return False
+    if not subject.keys() <= (_SUBJECT_ALLOWED_V1 if version_1 else _SUBJECT_ALLOWED):
+        return False
+    x = subject["pseudonym"]
+    if type(x) is not str or _pseudonym_ok(x) is None:
+        return False
+    for name in _SUBJECT_TEXT:
+        x = subject.get(name)
+        if x is not None and type(x) is not str:
+            return False
+    if not _instant_ok(subject.get("consent_at")):
+        return False
+    if "performer" in subject and type(subject["performer"]) is not str:
+        return False
+    if version_1:
+        return True
+    x = subject.get("region")
+    if x is not None and not (type(x) is str and is_region(x)):
+        return False
+    x = subject.get("sex")
+    if x is not None and not (type(x) is str and x in _SEXES):
+        return False
+    x = subject.get("age_band")
+    return x is None or (type(x) is str and x in AGE_BAND_LABELS)
+
+
+def _assurance_ok(assurance: Any) -> bool:
+    if type(assurance) is not dict or assurance.keys() != _ASSURANCE_KEYS:
+        return False
+    x = assurance["status"]
+    if type(x) is not str or x not in _ASSURANCE_STATUSES:
+        return False
+    reasons = assurance["reasons"]
+    if type(reasons) is not list:
+        return False
+    if not reasons:
+        return True
+    return (
+        _flags_ok(reasons)
+        and len(reasons) <= ASSURANCE_REASONS_MAX
+        and all(is_reason_code(reason) for reason in reasons)
+    )
 
 
 def decode_reading(payload: bytes) -> tuple[Reading, dict[str, Any]]:

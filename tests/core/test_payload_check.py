@@ -19,7 +19,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import PayloadError
-from core.payload import check_reading, decode_reading, encode_reading, from_payload
+from core.payload import (
+    check_reading,
+    check_reading_by_rule,
+    decode_reading,
+    encode_reading,
+    from_payload,
+    reading_is_valid,
+)
 from core.payload_check import CheckedPayload, check_reading_data, check_reading_payload
 from tests.core.test_reading_contract import BASES, mutated, values
 from tests.support.harness import make_reading
@@ -45,9 +52,29 @@ def _checked(raw: bytes) -> tuple[str, Any]:
         return "refused", str(exc)
 
 
+def _by_rule(data: Any) -> bool:
+    # The rule-by-rule statement of what the one-pass test must answer: the schema's rules,
+    # then the model's (from_payload builds the Reading decode_reading returns).
+    try:
+        check_reading_by_rule(data)
+        from_payload(data)
+    except (PayloadError, ValueError, KeyError, TypeError, OverflowError):
+        return False
+    return True
+
+
 def _agree(raw: bytes) -> str:
     verdict, detail = _decoded(raw)
     mine, got = _checked(raw)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        # Exact both ways on parsed JSON: a valid reading never takes the slow path, and the
+        # one-pass test never lets through what a rule or the model refuses.
+        assert reading_is_valid(data) is _by_rule(data), "one-pass test and the rules disagree"
+        assert reading_is_valid(data) is (verdict == "accepted")
     if verdict == "accepted":
         assert mine == "accepted", f"check refused what decode_reading accepts: {got}"
         reading, data = detail
@@ -220,3 +247,63 @@ def test_a_time_out_of_range_in_utc_is_a_payload_error(moment: str) -> None:
         decode_reading(raw)
     with pytest.raises(PayloadError, match="received_at"):
         check_reading_payload(raw)
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(mutated() | st.sampled_from(BASES) | values)
+def test_the_one_pass_test_is_the_rules_on_parsed_data(data: Any) -> None:
+    # On data as the tree mutations leave it (not through bytes: a float NaN, say, which
+    # orjson never parses but a caller of check_reading_data may hold).
+    assert reading_is_valid(data) is _by_rule(data)
+    if reading_is_valid(data):
+        check_reading(data)
+    else:
+        with pytest.raises((PayloadError, ValueError, KeyError, TypeError, OverflowError)):
+            check_reading_by_rule(data)
+            from_payload(data)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf"), 1e308, 0, None])
+@pytest.mark.parametrize(
+    ("base", "path"),
+    [
+        (0, ("clock_offset_s",)),
+        (0, ("values", "systolic_mmhg")),
+        (0, ("values", "diastolic_mmhg")),
+        (0, ("values", "map_mmhg")),
+        (0, ("values", "pulse_bpm")),
+        (1, ("values", "glucose_mgdl")),
+        (1, ("values", "original_value")),
+    ],
+)
+def test_the_one_pass_test_takes_the_models_numbers(
+    base: int, path: tuple[str, ...], number: float | None
+) -> None:
+    data = copy.deepcopy(BASES[base])
+    node = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = number
+    assert reading_is_valid(data) is _by_rule(data)
+    assert reading_is_valid(data) is (number is None or abs(number) < float("inf"))
+
+
+class _Text(str):
+    pass
+
+
+def test_a_subclass_goes_the_rule_by_rule_way_and_is_accepted_there() -> None:
+    # Exact type tests in the one-pass test; the rules' isinstance accepts a str subclass, and
+    # so does the check (through the slow path), as decode_reading would.
+    data = copy.deepcopy(BASES[0])
+    data["gateway_id"] = _Text(data["gateway_id"])
+    assert not reading_is_valid(data)
+    check_reading(data)
+    assert check_reading_data(data).gateway_id == data["gateway_id"]
+
+
+def test_every_base_and_every_harness_reading_takes_the_fast_path() -> None:
+    # What gateways build (to_payload) must pass in one call, or central pays the slow path
+    # for every reading and nothing fails.
+    for data in (*BASES, *(orjson.loads(encode_reading(make_reading(n))) for n in range(20))):
+        assert reading_is_valid(data)
