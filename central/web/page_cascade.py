@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from central import cascade_cache
 from central.cascade import (
     DEFAULT_ZONE,
     CascadeQueries,
@@ -55,7 +56,9 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
         if place is None:
             raise HTTPException(status_code=404)
         queries = CascadeQueries(web.engine, wilayah)
-        result = queries.cascade(window(period, day), place, whole_city=principal.whole_city)
+        result = cascade_cache.cascade(
+            web.engine, wilayah, window(period, day), place, whole_city=principal.whole_city
+        )
         c = result.counts
 
         def t(key: str) -> str:

@@ -1,0 +1,181 @@
+"""The cascade's answers kept in memory, so a period viewed again is not counted again.
+
+Why: a year at city level groups every fact of the year by resident, twice (4.6 s at
+1,000,000 readings, bench/RESULTS.md "(k) dashboard pages"); the figures only change when a
+reading is filed into that period, a gateway moves to another site, or a referral changes.
+
+An answer is kept per (period window, place, scope, rules, zone, wilayah) and used again only
+while a *validator* read from the database is unchanged:
+- the number of `cascade_facts` rows measured in the window. The facts are insert-only (a
+  reading is filed once, by its id, and nothing deletes them), so any reading filed into the
+  window, however late a kit synced it, raises that number; it is an index-only count on the
+  facts' `measured_at` index, far cheaper than the grouping it stands for;
+- the gateway -> site table (500 rows), which places every reading;
+- the referral table's row count and last update, when it exists, for the referred / came /
+  confirmed counts the worklist feeds.
+The facts are filed (`refresh_facts`) before the validator is read, so a late reading is seen
+by the view that files it. The validator is read before the answer is computed: a reading
+filed in between is at worst counted early and makes the next view recompute, never hidden.
+
+The place is part of the key with the kelurahan it covers, and so is the caller's scope
+(whole city or not): a Puskesmas' city, limited to its wilayah, never shares an answer with
+Dinkes' city or with another Puskesmas'. Thresholds (`CascadeRules`) are in the key, so a
+configuration change is counted afresh. Memory is bounded: `MAX_ENTRIES` answers per engine,
+least recently used first out; each process keeps its own (the validator is the database's,
+so processes never disagree for longer than one view).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from central.cascade import (
+    DEFAULT_ZONE,
+    Cascade,
+    CascadeQueries,
+    Place,
+    Window,
+    cascade_facts,
+    refresh_facts,
+)
+from central.cascade_rules import DEFAULT_RULES, CascadeRules
+from central.fleet_store import fleet_gateways
+from central.wilayah import Wilayah
+
+_LOGGER = logging.getLogger(__name__)
+
+# A city has 4 periods x (1 city + ~6 kecamatan + ~30 kelurahan + sites) places per scope; a
+# few hundred small answers (~10 KB each as objects) is a few MB.
+MAX_ENTRIES = 512
+
+_Key = tuple[Window, Place, bool, CascadeRules, ZoneInfo, int]
+_Validator = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    validator: _Validator
+    wilayah: Wilayah  # held so the id() in the key cannot be reused while the entry lives
+    answer: Cascade
+
+
+class CascadeCache:
+    """Answers for one engine's database; thread-safe (FastAPI runs sync routes in threads)."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cascade(
+        self,
+        engine: Engine,
+        wilayah: Wilayah,
+        win: Window,
+        place: Place,
+        *,
+        whole_city: bool = False,
+        rules: CascadeRules = DEFAULT_RULES,
+        zone: ZoneInfo = DEFAULT_ZONE,
+    ) -> Cascade:
+        refresh_facts(engine)
+        validator = _validator(engine, win, zone)
+        key: _Key = (win, place, whole_city, rules, zone, id(wilayah))
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.wilayah is wilayah and entry.validator == validator:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry.answer
+            self.misses += 1
+        answer = CascadeQueries(engine, wilayah, rules, zone).cascade(
+            win, place, whole_city=whole_city
+        )
+        with self._lock:
+            self._entries[key] = _Entry(validator, wilayah, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        _LOGGER.debug("cascade %s %s counted afresh", win.period.value, place.level.value)
+        return answer
+
+
+def _validator(engine: Engine, win: Window, zone: ZoneInfo) -> _Validator:
+    start, end = win.utc_bounds(zone)
+    f = cascade_facts.c
+    with engine.connect() as conn:
+        facts = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(cascade_facts)
+            .where(f.measured_at >= start, f.measured_at < end)
+        ).scalar_one()
+        return (int(facts), _placement(conn), _referrals(conn))
+
+
+def _placement(conn: Connection) -> str:
+    """A digest of which gateway is at which site: moving a kit moves its readings' place."""
+    digest = hashlib.sha256()
+    rows = conn.execute(
+        sa.select(fleet_gateways.c.gateway_id, fleet_gateways.c.site_id).order_by(
+            fleet_gateways.c.gateway_id
+        )
+    )
+    for gateway, site in rows:
+        digest.update(f"{gateway}\x00{site or ''}\x01".encode())
+    return digest.hexdigest()
+
+
+def _referrals(conn: Connection) -> tuple[object, ...]:
+    # Imported here: the worklist's table is optional to the cascade (None until it exists).
+    from central.referrals import referrals
+
+    if not sa.inspect(conn).has_table("referrals"):
+        return ()
+    count, updated = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(referrals.c.updated_at))
+    ).one()
+    return (int(count), None if updated is None else float(updated))
+
+
+_CACHES: weakref.WeakKeyDictionary[Engine, CascadeCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_for(engine: Engine) -> CascadeCache:
+    """The process' cache of this engine's database (dropped with the engine)."""
+    with _CACHES_LOCK:
+        found = _CACHES.get(engine)
+        if found is None:
+            found = _CACHES[engine] = CascadeCache()
+        return found
+
+
+def cascade(
+    engine: Engine,
+    wilayah: Wilayah,
+    win: Window,
+    place: Place,
+    *,
+    whole_city: bool = False,
+    rules: CascadeRules = DEFAULT_RULES,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> Cascade:
+    """`CascadeQueries(engine, wilayah, rules, zone).cascade(...)`, answered from memory while
+    nothing it counts has changed."""
+    return cache_for(engine).cascade(
+        engine, wilayah, win, place, whole_city=whole_city, rules=rules, zone=zone
+    )
