@@ -71,8 +71,10 @@ class _Entry:
 class CascadeCache:
     """Answers for one engine's database; thread-safe (FastAPI runs sync routes in threads)."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._max = max_entries
+    def __init__(self, max_entries: int | None = None) -> None:
+        # Read when made, not when defined: the benchmark's --no-cache sets MAX_ENTRIES to 0
+        # (nothing kept: every view counts, as before the cache, plus the validator's cost).
+        self._max = MAX_ENTRIES if max_entries is None else max_entries
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
