@@ -6,10 +6,14 @@ reading is filed into that period, a gateway moves to another site, or a referra
 
 An answer is kept per (period window, place, scope, rules, zone, wilayah) and used again only
 while a *validator* read from the database is unchanged:
-- the number of `cascade_facts` rows measured in the window. The facts are insert-only (a
-  reading is filed once, by its id, and nothing deletes them), so any reading filed into the
-  window, however late a kit synced it, raises that number; it is an index-only count on the
-  facts' `measured_at` index, far cheaper than the grouping it stands for;
+- the number of `cascade_facts` rows measured in the window and received since a little
+  before the fill's mark as it was when the answer was counted. The facts are insert-only (a
+  reading is filed once, by its id, and nothing deletes them), and a fill only files readings
+  received after its own mark less its look-back (`_SCAN_OVERLAP_S`), a mark that never goes
+  back: so any reading filed into the window afterwards, however late a kit synced it (its
+  receive time is central's), raises that number. Counting only what was received since then
+  reads the few entries of revision 0009's (received_at, measured_at) index, where counting
+  the whole window read every fact of it (~140 ms for a year of 1,000,000, bench/RESULTS.md);
 - the gateway -> site table (500 rows), which places every reading;
 - the referral table's row count and last update, when it exists, for the referred / came /
   confirmed counts the worklist feeds.
@@ -39,12 +43,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from central.cascade import (
+    _SCAN_OVERLAP_S,
     DEFAULT_ZONE,
     Cascade,
     CascadeQueries,
     Place,
     Window,
     cascade_facts,
+    cascade_scan,
     refresh_facts,
 )
 from central.cascade_rules import DEFAULT_RULES, CascadeRules
@@ -59,10 +65,21 @@ MAX_ENTRIES = 512
 
 _Key = tuple[Window, Place, bool, CascadeRules, ZoneInfo, int]
 _Validator = tuple[object, ...]
+# Twice the fill's look-back: a fill that began before the mark was read (another process's)
+# looked back from an earlier mark; readings stamped this long before a mark are long filed.
+_MARGIN_S = 2 * _SCAN_OVERLAP_S
+
+# Revision 0009; on the facts' table so the models and the migrations agree.
+sa.Index(
+    "ix_cascade_facts_received_measured",
+    cascade_facts.c.received_at,
+    cascade_facts.c.measured_at,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    since: float  # facts received after this were not all in the answer
     validator: _Validator
     wilayah: Wilayah  # held so the id() in the key cannot be reused while the entry lives
     answer: Cascade
@@ -95,20 +112,31 @@ class CascadeCache:
         zone: ZoneInfo = DEFAULT_ZONE,
     ) -> Cascade:
         refresh_facts(engine)
-        validator = _validator(engine, win, zone)
         key: _Key = (win, place, whole_city, rules, zone, id(wilayah))
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.wilayah is wilayah and entry.validator == validator:
-                self._entries.move_to_end(key)
+        fresh = (
+            entry is not None
+            and entry.wilayah is wilayah
+            and _validator(engine, win, zone, entry.since) == entry.validator
+        )
+        if entry is not None and fresh:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
                 self.hits += 1
-                return entry.answer
+            return entry.answer
+        with self._lock:
             self.misses += 1
+        # Read before counting: a fact filed meanwhile is at worst counted early, and then
+        # makes the next view count afresh.
+        since = _since(engine)
+        validator = _validator(engine, win, zone, since)
         answer = CascadeQueries(engine, wilayah, rules, zone).cascade(
             win, place, whole_city=whole_city
         )
         with self._lock:
-            self._entries[key] = _Entry(validator, wilayah, answer)
+            self._entries[key] = _Entry(since, validator, wilayah, answer)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
@@ -116,14 +144,23 @@ class CascadeCache:
         return answer
 
 
-def _validator(engine: Engine, win: Window, zone: ZoneInfo) -> _Validator:
+def _since(engine: Engine) -> float:
+    """The receive time after which facts may still be filed: the fill's mark less a margin
+    (-inf before the first fill: every fact counts)."""
+    with engine.connect() as conn:
+        mark = conn.execute(sa.select(sa.func.max(cascade_scan.c.received_at))).scalar_one()
+    return float("-inf") if mark is None else float(mark) - _MARGIN_S
+
+
+def _validator(engine: Engine, win: Window, zone: ZoneInfo, since: float) -> _Validator:
     start, end = win.utc_bounds(zone)
     f = cascade_facts.c
+    received = sa.true() if since == float("-inf") else f.received_at > since
     with engine.connect() as conn:
         facts = conn.execute(
             sa.select(sa.func.count())
             .select_from(cascade_facts)
-            .where(f.measured_at >= start, f.measured_at < end)
+            .where(received, f.measured_at >= start, f.measured_at < end)
         ).scalar_one()
         return (int(facts), _placement(conn), _referrals(conn))
 

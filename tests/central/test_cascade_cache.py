@@ -12,12 +12,20 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from central.cascade import Cascade, CascadeQueries, Period, Place, resolve_place, window
+from central.cascade import (
+    Cascade,
+    CascadeQueries,
+    Period,
+    Place,
+    cascade_scan,
+    resolve_place,
+    window,
+)
 from central.cascade_cache import CascadeCache, cache_for
 from central.cascade_rules import DEFAULT_RULES
 from central.fleet_store import fleet_gateways
 from central.referrals import referrals
-from central.store import CentralStore, Incoming
+from central.store import CentralStore, Incoming, readings
 
 from .cascade_seed import WILAYAH, Seed, _payload, _utc, seed
 
@@ -206,3 +214,23 @@ def test_the_cache_is_bounded_and_per_engine(engine: sa.Engine, central_db_url: 
         assert cache_for(other) is not cache_for(engine)
     finally:
         other.dispose()
+
+
+def test_a_reading_stamped_before_the_mark_is_still_seen(
+    engine: sa.Engine, central_db_url: str
+) -> None:
+    # A reading whose transaction committed late carries a receive time before the fill's mark
+    # (within the fill's look-back): the validator counts from before the mark, so it is seen.
+    cache = CascadeCache()
+    november = window(Period.MONTH, date(2026, 11, 10))
+    before = cache.cascade(engine, WILAYAH, november, _place(), whole_city=True)
+    with engine.connect() as conn:
+        mark = conn.execute(sa.select(cascade_scan.c.received_at)).scalar_one()
+    _store(central_db_url, 202, Seed("P22", "gw-damai", _utc(2026, 11, 21, 2, 0), bp=(125, 75)))
+    with engine.begin() as conn:
+        conn.execute(
+            readings.update().where(readings.c.id == "seed-202").values(received_at=mark - 200)
+        )
+    after = cache.cascade(engine, WILAYAH, november, _place(), whole_city=True)
+    assert after.counts.screened == before.counts.screened + 1
+    assert cache.misses == 2

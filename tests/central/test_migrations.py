@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 # Imported for their tables, which are on the store's metadata; one noqa serves them all, as
 # they bind one name.
 import central.cascade
+import central.cascade_cache
 import central.delivery_store
 import central.fleet_store
 import central.quality
