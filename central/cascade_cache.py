@@ -15,8 +15,11 @@ while a *validator* read from the database is unchanged:
   reads the few entries of revision 0009's (received_at, measured_at) index, where counting
   the whole window read every fact of it (~140 ms for a year of 1,000,000, bench/RESULTS.md);
 - the gateway -> site table (500 rows), which places every reading;
-- the referral table's row count and last update, when it exists, for the referred / came /
-  confirmed counts the worklist feeds.
+- the number of referral events, when the worklist's tables exist, for the referred / came /
+  confirmed counts: every change the worklist makes (a referral opened, a reading joining one,
+  a status or a note) writes an event in the same transaction, and events are never deleted,
+  so a count sees each (a max() of the event number would not: under concurrency an earlier
+  number can commit after a later one).
 The facts are filed (`refresh_facts`) before the validator is read, so a late reading is seen
 by the view that files it. The validator is read before the answer is computed: a reading
 filed in between is at worst counted early and makes the next view recompute, never hidden.
@@ -179,15 +182,13 @@ def _placement(conn: Connection) -> str:
 
 
 def _referrals(conn: Connection) -> tuple[object, ...]:
-    # Imported here: the worklist's table is optional to the cascade (None until it exists).
-    from central.referrals import referrals
+    # Imported here: the worklist's tables are optional to the cascade (absent before 0006).
+    from central.referrals import referral_events
 
-    if not sa.inspect(conn).has_table("referrals"):
+    if not sa.inspect(conn).has_table("referral_events"):
         return ()
-    count, updated = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(referrals.c.updated_at))
-    ).one()
-    return (int(count), None if updated is None else float(updated))
+    count = conn.execute(sa.select(sa.func.count()).select_from(referral_events)).scalar_one()
+    return (int(count),)
 
 
 _CACHES: weakref.WeakKeyDictionary[Engine, CascadeCache] = weakref.WeakKeyDictionary()

@@ -24,7 +24,7 @@ from central.cascade import (
 from central.cascade_cache import CascadeCache, cache_for
 from central.cascade_rules import DEFAULT_RULES
 from central.fleet_store import fleet_gateways
-from central.referrals import referrals
+from central.referrals import referral_events, referrals
 from central.store import CentralStore, Incoming, readings
 
 from .cascade_seed import WILAYAH, Seed, _payload, _utc, seed
@@ -168,24 +168,37 @@ def test_a_gateway_moved_to_another_site_changes_the_page(engine: sa.Engine) -> 
     assert after.counts.screened > before.counts.screened
 
 
+def _event(conn: sa.Connection, referral_id: int, kind: str) -> None:
+    # As the worklist does with every change, in the change's own transaction.
+    conn.execute(
+        sa.insert(referral_events).values(
+            referral_id=referral_id, at=1.0, username="budi", kind=kind, detail=""
+        )
+    )
+
+
 def test_a_referral_change_counts_afresh(engine: sa.Engine) -> None:
     cache = CascadeCache()
     month = window(Period.MONTH, DEC_2)
     cache.cascade(engine, WILAYAH, month, _place(), whole_city=True)
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(referrals).values(
+        referral_id = conn.execute(
+            sa.insert(referrals).returning(referrals.c.id).values(
                 pseudonym="p" * 64, episode=1, first_reading_id="seed-0", severity="urgent",
-                first_measured_at="2026-12-02T01:00:00Z", due_date=DEC_2, status="open",
+                first_measured_at="2026-12-02T01:00:00Z", due_date=DEC_2, status="new",
                 kelurahan="6471011001", notes="", created_at=1.0, updated_at=1.0,
             )
-        )  # fmt: skip
+        ).scalar_one()  # fmt: skip
+        _event(conn, referral_id, "opened")
     cache.cascade(engine, WILAYAH, month, _place(), whole_city=True)
     assert cache.misses == 2
     with engine.begin() as conn:
         conn.execute(referrals.update().values(status="came", updated_at=2.0))
+        _event(conn, referral_id, "status")
     cache.cascade(engine, WILAYAH, month, _place(), whole_city=True)
     assert cache.misses == 3 and cache.hits == 0
+    cache.cascade(engine, WILAYAH, month, _place(), whole_city=True)
+    assert cache.hits == 1
 
 
 def test_other_thresholds_are_another_answer(engine: sa.Engine) -> None:
