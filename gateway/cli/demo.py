@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,14 @@ DEMO_WILAYAH = {
         {"code": "6471011001", "name": "Sepinggan", "kecamatan": "647101",
          "target_15_plus": 21000, "target_40_plus": 9000},
     ],
-    "site": [{"id": "demo-kiosk", "name": "Kios Gempita (demo)", "kelurahan": "6471061001"}],
+    # The live demo kiosk, and the sites of the seeded history (demo_history.py).
+    "site": [
+        {"id": "demo-kiosk", "name": "Kios Gempita (demo)", "kelurahan": "6471061001"},
+        {"id": "kios-klandasan", "name": "Kios Klandasan", "kelurahan": "6471061001"},
+        {"id": "kit-klandasan", "name": "Kit kader Klandasan", "kelurahan": "6471061001"},
+        {"id": "kios-sepinggan", "name": "Kios Sepinggan", "kelurahan": "6471011001"},
+        {"id": "kit-sepinggan", "name": "Kit kader Sepinggan", "kelurahan": "6471011001"},
+    ],
 }
 
 
@@ -162,6 +170,15 @@ async def run_demo(args: argparse.Namespace) -> int:
     proc, url = await _start_mosquitto(state)
     print(f"broker:  mosquitto at {url}", flush=True)
     store = CentralStore(f"sqlite:///{state / 'central.db'}")
+    if not args.no_history:
+        from gateway.cli.demo_history import DAYS, GATEWAYS, seed_history
+
+        stored = await asyncio.to_thread(seed_history, store, datetime.now(UTC))
+        print(
+            f"history: {stored} past screenings stored ({DAYS} days, {len(GATEWAYS)} simulated "
+            "gateways; --no-history: none)",
+            flush=True,
+        )
 
     def show(payloads: list[dict[str, Any]]) -> None:
         for payload in payloads:
