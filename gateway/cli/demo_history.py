@@ -13,6 +13,7 @@ nothing twice. Pseudonyms are random hex; no NIK exists anywhere in this data.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -187,6 +188,22 @@ def _status(gw: PastGateway, now: datetime) -> bytes:
     return json.dumps(body).encode()
 
 
+def _apply_statuses(store: CentralStore, now: datetime, *, away_too: bool) -> None:
+    fleet = FleetStore(store.engine)
+    for gw in GATEWAYS:
+        if away_too or not gw.silent_days:
+            status = parse_status(topic_status(gw.gateway_id), _status(gw, now))
+            fleet.apply(status, now.timestamp())
+
+
+async def keep_statuses_fresh(store: CentralStore, every_s: float = 60.0) -> None:
+    """The history's gateways that are "online" say so again every minute, as real ones do
+    every status interval; without it the fleet page would call them silent after 5 min."""
+    while True:
+        await asyncio.sleep(every_s)
+        await asyncio.to_thread(_apply_statuses, store, datetime.now(UTC), away_too=False)
+
+
 def seed_history(store: CentralStore, now: datetime) -> int:
     """Store the history (once: a second start finds it stored); returns how many were new."""
     rows = [
@@ -198,7 +215,5 @@ def seed_history(store: CentralStore, now: datetime) -> int:
     stored = 0
     for start in range(0, len(rows), 2000):
         stored += len(store.store(rows[start : start + 2000]))
-    fleet = FleetStore(store.engine)
-    for gw in GATEWAYS:
-        fleet.apply(parse_status(topic_status(gw.gateway_id), _status(gw, now)), now.timestamp())
+    _apply_statuses(store, now, away_too=True)
     return stored

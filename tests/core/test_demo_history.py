@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +11,8 @@ from central.fleet_views import fleet_list
 from central.store import CentralStore
 from core.payload import encode_reading
 from core.payload_check import check_reading_payload
-from gateway.cli.demo_history import GATEWAYS, past_readings, seed_history
+from gateway.cli.demo_history import GATEWAYS, keep_statuses_fresh, past_readings, seed_history
+from tests.support.harness import wait_for
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -47,3 +50,29 @@ def test_seeded_once_with_the_fleet_s_alarms(tmp_path: Path) -> None:
     assert alarms["gw-kit-klandasan"] == ["offline", "kit_unsynced"]
     assert alarms["gw-kios-sepinggan"] == ["device_check:glucose"]
     assert alarms["gw-kios-klandasan"] == alarms["gw-kit-sepinggan"] == []
+
+
+async def test_the_online_ones_keep_saying_so(tmp_path: Path) -> None:
+    store = await asyncio.to_thread(CentralStore, f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        await asyncio.to_thread(seed_history, store, NOW)  # statuses as of 2 December
+        task = asyncio.create_task(keep_statuses_fresh(store, every_s=0.01), name="fresh")
+
+        async def fresh() -> bool:
+            rows = await asyncio.to_thread(fleet_list, store.engine, time.time())
+            return all(
+                "not_seen" not in [a.code for a in r.alarms]
+                for r in rows
+                if r.gateway_id != "gw-kit-klandasan"
+            )
+
+        try:
+            await wait_for(fresh, 10, "the online gateways heard from again")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        rows = await asyncio.to_thread(fleet_list, store.engine, time.time())
+        away = next(r for r in rows if r.gateway_id == "gw-kit-klandasan")
+        assert away.state == "offline"  # the away kit stays away
+    finally:
+        await asyncio.to_thread(store.close)
