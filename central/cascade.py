@@ -35,8 +35,10 @@ readings filed under the referral (`referral_readings` -> `cascade_facts`): the 
 in a period and place where one of its readings was measured, so only residents screened there
 then are counted, and a resident seen again in a later month under the same open referral
 counts in that month too. The referral's own kelurahan and dates are not used: a referral
-follows a resident across sites and months. One more query: the statuses wanted are few, so the
-join starts from the period's facts (or the referrals) as the planner finds cheaper.
+follows a resident across sites and months. Counted through the same `_base` as the rest, a
+referred resident is always one of the screened. The cascade does not run the worklist's
+`refresh()`: a referral not filed yet would be new, and new is not counted. One more query per
+view, on indexed keys (referral_readings' reading id, referrals' id).
 """
 
 from __future__ import annotations
@@ -603,7 +605,7 @@ class CascadeQueries:
             .join(referral_readings, referral_readings.c.reading_id == cascade_facts.c.reading_id)
             .join(referrals, r.id == referral_readings.c.referral_id)
             .add_columns(residents(REFERRED), residents(CAME), residents(CONFIRMED))
-            # The widest set: a referral still new (most of them) is not joined any further.
+            # Only the statuses counted: the rest (most referrals are new) drop out here.
             .where(r.status.in_(sorted(s.value for s in REFERRED)))
         )
         if sites is not None:
