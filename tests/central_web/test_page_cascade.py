@@ -66,7 +66,7 @@ def test_dinkes_drills_city_to_site(client: Client) -> None:
     assert (number(html, "referred"), number(html, "came"), number(html, "confirmed")) == (
         "0", "0", "0",
     )  # fmt: skip
-    assert "belum tersedia" not in html
+    assert "Dirujuk: sudah dihubungi" in html  # the page says what is counted
     assert child_rows(html) == {
         "647101": ["5", "3", "2", "target belum diisi"],
         "647102": ["1", "1", "1", "0.2%"],
