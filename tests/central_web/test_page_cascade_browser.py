@@ -1,8 +1,8 @@
 """/cascade in real Chromium (Debian) against the real `gempita central` on PostgreSQL, with
-the known screenings of tests/central/cascade_seed.py: a Dinkes user drills city ->
-kecamatan -> kelurahan -> site reading the numbers off the page; a Puskesmas user cannot open
-another wilayah's kecamatan. Screenshots (1280 and 360 px) under the test's tmp dir, paths
-printed."""
+the known screenings of tests/central/cascade_seed.py and their worked referrals: a Dinkes
+user drills city -> kecamatan -> kelurahan -> site reading the numbers off the page; a
+Puskesmas user cannot open another wilayah's kecamatan. Screenshots (1280 and 360 px) under
+the test's tmp dir, paths printed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.central.cascade_seed import WILAYAH_TOML, seed
+from tests.central.cascade_seed import WILAYAH_TOML, follow_up, seed
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.processes import central_process
 
@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 def central(postgres_db: str, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
     """URL of a running central on a seeded PostgreSQL database, with the seed's wilayah."""
     seed(postgres_db)
+    follow_up(postgres_db)
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD + "\n", encoding="utf-8")
     for name, options in STAFF[:2]:
@@ -57,7 +58,7 @@ def browser() -> Iterator[Browser]:
 
 
 def summary(page: Page) -> dict[str, str]:
-    keys = ("screened", "positive", "urgent", "target", "coverage", "referred")
+    keys = ("screened", "positive", "urgent", "target", "coverage", "referred", "came", "confirmed")
     return {k: page.locator(f"#n-{k}").inner_text().strip() for k in keys}
 
 
@@ -81,7 +82,7 @@ def test_dinkes_drills_from_city_to_site(browser: Browser, central: str, tmp_pat
     assert page.locator("h1").inner_text() == "Cakupan skrining"
     assert summary(page) == {
         "screened": "7", "positive": "4", "urgent": "3", "target": "target belum diisi",
-        "coverage": "target belum diisi", "referred": "belum tersedia",
+        "coverage": "target belum diisi", "referred": "4", "came": "3", "confirmed": "2",
     }  # fmt: skip
     assert row(page, "647102") == ["1", "1", "1", "0.2%"]
     assert page.locator('svg[role="img"]').count() == 4
@@ -90,6 +91,7 @@ def test_dinkes_drills_from_city_to_site(browser: Browser, central: str, tmp_pat
     page.get_by_role("link", name="Balikpapan Selatan").click()
     page.wait_for_url("**kecamatan=647101")
     assert summary(page)["screened"] == "5"
+    assert summary(page)["confirmed"] == "1"  # Manggar's P4 is in the other kecamatan
     assert row(page, "6471011001") == ["3", "2", "2", "0.3%"]
     assert row(page, "6471011002") == ["2", "1", "0", "target belum diisi"]
     shots.take(page, "cascade-kecamatan-desktop")
