@@ -19,8 +19,26 @@ more counts those; the thresholds of central/cascade_rules.py are bound into the
 stay configuration, and screen-positive is decided from the counted categories in Python.
 Figures: bench/RESULTS.md, "(k) dashboard pages".
 
-Referred / came / confirmed come from the referral worklist's `referrals` table: until that
-table exists they are None (the page says "belum tersedia").
+Referred / came / confirmed close the loop from the referral worklist (central/referrals.py,
+revision 0006). The worklist opens a referral for every positive or urgent result, so an open
+referral says only that a follow-up is owed; what the cascade counts is how far it got, by the
+referral's current status:
+- referred: the worklist reached the resident and sent them to the Puskesmas, and the follow-up
+  is not lost: contacted, came, confirmed or not confirmed. New (not yet reached), unreachable
+  and declined are not referred; the status is the current one, so a resident contacted and
+  later unreachable is not counted.
+- came: came to the Puskesmas: came, confirmed or not confirmed.
+- confirmed: the Puskesmas confirmed the result.
+So confirmed <= came <= referred. A resident counts once (by pseudonym) when any of their
+referrals in reach qualifies. The place and period are the cascade's own, taken from the
+readings filed under the referral (`referral_readings` -> `cascade_facts`): the referral counts
+in a period and place where one of its readings was measured, so only residents screened there
+then are counted, and a resident seen again in a later month under the same open referral
+counts in that month too. The referral's own kelurahan and dates are not used: a referral
+follows a resident across sites and months. Counted through the same `_base` as the rest, a
+referred resident is always one of the screened. The cascade does not run the worklist's
+`refresh()`: a referral not filed yet would be new, and new is not counted. One more query per
+view, on indexed keys (referral_readings' reading id, referrals' id).
 """
 
 from __future__ import annotations
@@ -34,7 +52,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from central.cascade_rules import (
     BP_CATEGORIES,
@@ -46,6 +64,7 @@ from central.cascade_rules import (
 )
 from central.errors import CentralError
 from central.fleet_store import fleet_gateways
+from central.referrals import Status, referral_readings, referrals
 from central.store import metadata, readings
 from central.wilayah import Wilayah
 from core.payload import rfc3339
@@ -122,10 +141,10 @@ class Counts:
     glucose: Mapping[str, int]
     positive: int
     urgent: int
-    # None until the referral worklist's table exists.
-    referred: int | None
-    came: int | None
-    confirmed: int | None
+    # Residents whose referral reached that far (module docstring: the definitions).
+    referred: int
+    came: int
+    confirmed: int
     target: int | None  # residents aged 15 and over; None: not given for every kelurahan
     coverage: float | None  # screened / target
 
@@ -314,6 +333,11 @@ _BAND_CODES = {band: i for i, band in enumerate(AGE_BAND_ORDER[:-1])}
 _BAND_UNKNOWN = len(AGE_BAND_ORDER) - 1
 _BAND_OF_CODE = dict(enumerate(AGE_BAND_ORDER))
 _OTHER = 9
+
+# How far a referral's current status says the follow-up got (module docstring).
+REFERRED = frozenset({Status.CONTACTED, Status.CAME, Status.CONFIRMED, Status.NOT_CONFIRMED})
+CAME = frozenset({Status.CAME, Status.CONFIRMED, Status.NOT_CONFIRMED})
+CONFIRMED = frozenset({Status.CONFIRMED})
 
 
 def refresh_facts(engine: Engine) -> int:
@@ -535,10 +559,11 @@ class CascadeQueries:
             glucose_key.label("glucose_key"),
             urgent.label("urgent"),
         )
+        sites: list[str] | None = None  # None: every gateway's readings, placed or not
         if not include_unplaced:
             sites = self._sites(place)
             if not sites:
-                return self._summarise(Counter(), place)
+                return self._summarise(Counter(), (0, 0, 0), place)
             query = query.where(fleet_gateways.c.site_id.in_(sites))
         per = query.group_by(f.pseudonym).subquery("per")
         columns = (
@@ -561,10 +586,38 @@ class CascadeQueries:
                     bool(urgent_c),
                 )
                 combos[key] += int(n)
-        return self._summarise(combos, place)
+            followed = self._followed_up(conn, win, sites)
+        return self._summarise(combos, followed, place)
+
+    def _followed_up(
+        self, conn: Connection, win: Window, sites: Sequence[str] | None
+    ) -> tuple[int, int, int]:
+        """(referred, came, confirmed): residents of the period and place whose referral got
+        that far, placed and dated by the readings filed under it (module docstring)."""
+        r = referrals.c
+
+        def residents(statuses: frozenset[Status]) -> sa.ColumnElement[int]:
+            wanted = sa.case((r.status.in_(sorted(s.value for s in statuses)), r.pseudonym))
+            return sa.func.count(sa.distinct(wanted))
+
+        query = (
+            self._base(win)
+            .join(referral_readings, referral_readings.c.reading_id == cascade_facts.c.reading_id)
+            .join(referrals, r.id == referral_readings.c.referral_id)
+            .add_columns(residents(REFERRED), residents(CAME), residents(CONFIRMED))
+            # Only the statuses counted: the rest (most referrals are new) drop out here.
+            .where(r.status.in_(sorted(s.value for s in REFERRED)))
+        )
+        if sites is not None:
+            query = query.where(fleet_gateways.c.site_id.in_(sites))
+        referred, came, confirmed = conn.execute(query).one()
+        return int(referred), int(came), int(confirmed)
 
     def _summarise(
-        self, combos: Counter[tuple[int, int, int, int | None, int | None, bool]], place: Place
+        self,
+        combos: Counter[tuple[int, int, int, int | None, int | None, bool]],
+        followed: tuple[int, int, int],
+        place: Place,
     ) -> Counts:
         sexes: Counter[str] = Counter()
         bands: Counter[str] = Counter()
@@ -587,7 +640,7 @@ class CascadeQueries:
                 positive += n
             if urgent_c:
                 urgent += n
-        referred = came = confirmed = None  # the worklist's table is not counted yet
+        referred, came, confirmed = followed
         target = self._target(place)
         return Counts(
             screened=screened,
@@ -665,6 +718,3 @@ class CascadeQueries:
         if any(f is None for f in figures):
             return None
         return sum(f for f in figures if f is not None)
-
-    def referrals_available(self) -> bool:
-        return sa.inspect(self._engine).has_table("referrals")

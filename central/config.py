@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 
 from central.errors import CentralConfigError
 from central.fhir.settings import DeliverySettings, FhirSettings
+from central.referral_rules import Severity
 from central.web.settings import WebSettings
 from central.wilayah import load_wilayah
 from core.mqtt import BrokerSettings
@@ -410,6 +411,7 @@ def _web(raw: object, base_dir: Path) -> WebSettings | None:
             "login_lockout_s",
             "wilayah_file",
             "upload_origins",
+            *(f"referral_due_days_{severity.value}" for severity in Severity),
         ],
     )
     defaults = WebSettings()
@@ -420,6 +422,20 @@ def _web(raw: object, base_dir: Path) -> WebSettings | None:
         login_max_failures=t.whole("login_max_failures", defaults.login_max_failures, 1, 100),
         login_window_s=t.seconds("login_window_s", defaults.login_window_s),
         login_lockout_s=t.seconds("login_lockout_s", defaults.login_lockout_s),
+        # How many days after the reading a referral is due, by severity (the programme may
+        # tighten "within a week"); the clinical cut-offs themselves stay the kiosk's.
+        referral_rules=dataclasses.replace(
+            defaults.referral_rules,
+            due_days={
+                severity: t.whole(
+                    f"referral_due_days_{severity.value}",
+                    defaults.referral_rules.due_days[severity],
+                    0,
+                    365,
+                )
+                for severity in Severity
+            },
+        ),
     )
     origins = t.raw.get("upload_origins", [])
     if not isinstance(origins, list) or not all(

@@ -22,7 +22,6 @@ query, under a lock); a period sums those rows and parses only the payloads rece
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time as timer
@@ -411,18 +410,3 @@ def total(rows: Iterable[QualityRow], *, gateway_id: str = "") -> QualityRow:
         for m in MEASURES:
             sums[m] += getattr(row, m) or 0
     return QualityRow(gateway_id, None, None, **sums)
-
-
-async def keep_counted(queries: QualityQueries, every_s: float = 600.0) -> None:
-    """Count finished days in the background, so no page view pays for a backlog (the first
-    view after an upgrade would otherwise count a city's whole history). Runs until cancelled;
-    a database error waits for the next turn, since the pages count on demand anyway."""
-    while True:
-        try:
-            added = await asyncio.to_thread(queries.refresh)
-        except sa.exc.SQLAlchemyError as exc:
-            _LOGGER.warning("quality: days not counted now: %s", type(exc).__name__)
-        else:
-            if added:
-                _LOGGER.info("quality: %d gateway-device-days counted", added)
-        await asyncio.sleep(every_s)

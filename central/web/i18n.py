@@ -134,9 +134,16 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     "cascade_referred": {"id": "Dirujuk", "en": "Referred"},
     "cascade_came": {"id": "Datang ke Puskesmas", "en": "Came to the Puskesmas"},
     "cascade_confirmed": {"id": "Terkonfirmasi", "en": "Confirmed"},
-    "cascade_referrals_later": {
-        "id": "Rujukan, kedatangan dan konfirmasi tampil setelah daftar rujukan tersedia.",
-        "en": "Referred, came and confirmed appear once the referral worklist is available.",
+    "cascade_referrals_help": {
+        "id": "Dari daftar rujukan, menurut statusnya sekarang, bagi warga yang diskrining di "
+        "wilayah dan periode ini. Dirujuk: sudah dihubungi dan diminta ke Puskesmas (dihubungi, "
+        "datang, terkonfirmasi atau tidak terkonfirmasi); belum dihubungi, tidak dapat "
+        "dihubungi dan menolak tidak dihitung. Datang: sudah datang ke Puskesmas. "
+        "Terkonfirmasi: hasilnya dikonfirmasi di Puskesmas.",
+        "en": "From the referral worklist, by current status, for residents screened in this "
+        "place and period. Referred: reached and sent to the Puskesmas (contacted, came, "
+        "confirmed or not confirmed); not yet contacted, unreachable and declined are not "
+        "counted. Came: came to the Puskesmas. Confirmed: the result was confirmed there.",
     },
     "cascade_children_city": {"id": "Per kecamatan", "en": "By kecamatan"},
     "cascade_children_kecamatan": {"id": "Per kelurahan", "en": "By kelurahan"},

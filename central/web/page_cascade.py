@@ -112,7 +112,6 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
                 Level.KECAMATAN: "kelurahan",
                 Level.KELURAHAN: "site",
             }.get(place.level, ""),
-            referrals_ready=queries.referrals_available(),
         )
 
 

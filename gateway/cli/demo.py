@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,29 @@ DEMO_WILAYAH = {
         {"code": "647101", "name": "Balikpapan Selatan"},
     ],
     "kelurahan": [
-        {"code": "6471061001", "name": "Klandasan Ilir", "kecamatan": "647106",
-         "target_15_plus": 12000, "target_40_plus": 5200},
-        {"code": "6471011001", "name": "Sepinggan", "kecamatan": "647101",
-         "target_15_plus": 21000, "target_40_plus": 9000},
+        {
+            "code": "6471061001",
+            "name": "Klandasan Ilir",
+            "kecamatan": "647106",
+            "target_15_plus": 12000,
+            "target_40_plus": 5200,
+        },
+        {
+            "code": "6471011001",
+            "name": "Sepinggan",
+            "kecamatan": "647101",
+            "target_15_plus": 21000,
+            "target_40_plus": 9000,
+        },
     ],
-    "site": [{"id": "demo-kiosk", "name": "Kios Gempita (demo)", "kelurahan": "6471061001"}],
+    # The live demo kiosk, and the sites of the seeded history (demo_history.py).
+    "site": [
+        {"id": "demo-kiosk", "name": "Kios Gempita (demo)", "kelurahan": "6471061001"},
+        {"id": "kios-klandasan", "name": "Kios Klandasan", "kelurahan": "6471061001"},
+        {"id": "kit-klandasan", "name": "Kit kader Klandasan", "kelurahan": "6471061001"},
+        {"id": "kios-sepinggan", "name": "Kios Sepinggan", "kelurahan": "6471011001"},
+        {"id": "kit-sepinggan", "name": "Kit kader Sepinggan", "kelurahan": "6471011001"},
+    ],
 }
 
 
@@ -97,9 +115,7 @@ def _central_web(store: Any, port: int) -> tuple[socket.socket, Any]:
                 accounts.add(
                     name, DEMO_STAFF_PASSWORD, role, puskesmas_id=puskesmas, wilayah=wilayah
                 )
-    settings = WebSettings(
-        host="127.0.0.1", port=port, wilayah=parse_wilayah(DEMO_WILAYAH, "demo")
-    )
+    settings = WebSettings(host="127.0.0.1", port=port, wilayah=parse_wilayah(DEMO_WILAYAH, "demo"))
     try:
         sock = bind_listener("127.0.0.1", port)
     except OSError as exc:
@@ -162,6 +178,15 @@ async def run_demo(args: argparse.Namespace) -> int:
     proc, url = await _start_mosquitto(state)
     print(f"broker:  mosquitto at {url}", flush=True)
     store = CentralStore(f"sqlite:///{state / 'central.db'}")
+    if not args.no_history:
+        from gateway.cli.demo_history import DAYS, GATEWAYS, seed_history
+
+        stored = await asyncio.to_thread(seed_history, store, datetime.now(UTC))
+        print(
+            f"history: {stored} past screenings stored ({DAYS} days, {len(GATEWAYS)} simulated "
+            "gateways; --no-history: none)",
+            flush=True,
+        )
 
     def show(payloads: list[dict[str, Any]]) -> None:
         for payload in payloads:
@@ -219,6 +244,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             # The meter "advertises after measuring": read it now, not at the next poll.
             gateway.wake_devices(request.chosen.kind.value)
         return MeasureReply(placed=placed)
+
     web_sock, web_settings = await asyncio.to_thread(_central_web, store, args.central_port)
     fleet = FleetMonitor(
         store.engine, BrokerSettings(url=url, client_id="central-demo-fleet", session_expiry_s=0)
@@ -236,20 +262,28 @@ async def run_demo(args: argparse.Namespace) -> int:
     print("devices: " + ", ".join(d.name for d in devices) + " (simulated BLE)", flush=True)
     every = 0.0 if args.no_auto_resident else args.every
     if every > 0:
-        print(f"resident: a simulated resident measures every {every:g} s "
-              "(--no-auto-resident: only on request)", flush=True)
-    print(f"measure: gempita demo measure --state-dir {state} --bp 150/95 "
-          "(or --glucose 250 [--fasting], HI, LO, --control-solution)", flush=True)
+        print(
+            f"resident: a simulated resident measures every {every:g} s "
+            "(--no-auto-resident: only on request)",
+            flush=True,
+        )
+    print(
+        f"measure: gempita demo measure --state-dir {state} --bp 150/95 "
+        "(or --glucose 250 [--fasting], HI, LO, --control-solution)",
+        flush=True,
+    )
     print("Ctrl-C stops everything.", flush=True)
     try:
         async with asyncio.timeout(args.duration or None), asyncio.TaskGroup() as group:
             group.create_task(central.run(), name="central")
             group.create_task(fleet.run(), name="central-fleet")
-            group.create_task(
-                serve_web(store.engine, web_settings, web_sock), name="central-web"
-            )
+            group.create_task(serve_web(store.engine, web_settings, web_sock), name="central-web")
             group.create_task(gateway.run(), name="gateway")
             group.create_task(_residents(resident, every), name="simulated-residents")
+            if not args.no_history:
+                from gateway.cli.demo_history import keep_statuses_fresh
+
+                group.create_task(keep_statuses_fresh(store), name="demo-history-statuses")
             group.create_task(serve(control, chosen), name="demo-control-socket")
     except (asyncio.CancelledError, TimeoutError):
         pass

@@ -187,6 +187,12 @@ def register(sub: Subcommands) -> None:
         help="no background resident (same as --every 0, and wins over it): readings come "
         "only from the kiosk's measure step and `gempita demo measure` - for trainers",
     )
+    p.add_argument(
+        "--no-history",
+        action="store_true",
+        help="do not store the 90 days of simulated past screenings that give central's "
+        "pages (fleet, cascade, worklist, quality) something to show",
+    )
     add_common(p, config=False)
     p.set_defaults(handler=cmd_demo)
     demo_sub = p.add_subparsers(dest="demo_command", metavar="ACTION", required=False)

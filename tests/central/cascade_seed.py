@@ -15,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 
 from central.fleet_store import fleet_gateways
+from central.referrals import ReferralBook, referrals
 from central.store import CentralStore, Incoming
 from central.wilayah import Wilayah, parse_wilayah
 from core.payload import to_payload
@@ -224,3 +225,37 @@ def seed(url: str) -> None:
             )
     finally:
         store.close()
+
+
+# How far the worklist got with each resident's referral, worked by hand below: P1's referral
+# opened on their November grade 2 and their December 150/95 joined it; P3 was never reached;
+# P4 (Manggar) and P2 confirmed; P6 came but was not confirmed. P5, P7 and P8 had nothing to
+# refer. In December: referred P1 P2 P4 P6, came P2 P4 P6, confirmed P2 P4.
+FOLLOW_UPS = {
+    "P1": ("contacted",),
+    "P2": ("contacted", "came", "confirmed"),
+    "P3": ("unreachable",),
+    "P4": ("contacted", "came", "confirmed"),
+    "P6": ("contacted", "came", "not_confirmed"),
+}
+# 3 December 2026, 10:00 WITA: after every seeded reading.
+FOLLOW_UP_AT = datetime(2026, 12, 3, 2, 0, tzinfo=UTC).timestamp()
+
+
+def follow_up(url: str) -> None:
+    """File the seeds' referrals through central's own worklist and work them as above."""
+    engine = sa.create_engine(url)
+    try:
+        book = ReferralBook(engine, lambda: FOLLOW_UP_AT, WILAYAH)
+        book.refresh()
+        with engine.connect() as conn:
+            ids = {
+                str(p): int(i)
+                for i, p in conn.execute(sa.select(referrals.c.id, referrals.c.pseudonym))
+            }
+        assert len(ids) == len(FOLLOW_UPS)  # one referral each, nobody else's
+        for who, steps in FOLLOW_UPS.items():
+            for step in steps:
+                book.change(ids[pseudonym(who)], step, "seed")
+    finally:
+        engine.dispose()

@@ -58,7 +58,7 @@ def test_city_month_for_the_whole_city(queries: CascadeQueries) -> None:
     assert dict(c.glucose) == {"low": 1, "normal": 0, "borderline": 1, "suspected": 1}
     assert c.positive == 4  # P2, P3, P4, P6 (P1's latest values are not)
     assert c.urgent == 3  # P2 crisis, P4 HI, P6 hypo
-    assert (c.referred, c.came, c.confirmed) == (None, None, None)
+    assert (c.referred, c.came, c.confirmed) == (0, 0, 0)  # nobody followed up yet
     assert c.target is None  # Damai has no figure: no honest city total
     assert c.coverage is None
     kids = {k.place.code: (k.screened, k.positive, k.urgent, k.target) for k in result.children}
@@ -139,9 +139,3 @@ def test_windows() -> None:
         "2026-11-30T16:00:00.000Z",
         "2026-12-31T16:00:00.000Z",
     )
-
-
-def test_the_worklist_table_exists_but_is_not_counted_yet(queries: CascadeQueries) -> None:
-    # Migration 0006 made `referrals`; the cascade does not read it yet, so its referred /
-    # came / confirmed columns still say "belum tersedia" (None), not a made-up zero.
-    assert queries.referrals_available() is True

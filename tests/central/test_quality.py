@@ -3,7 +3,6 @@ hand (the table in SEEDS), through central's own store; and the store's duplicat
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,7 +19,6 @@ from central.quality import (
     QualityQueries,
     QualityRow,
     Span,
-    keep_counted,
     span_of,
     total,
 )
@@ -39,7 +37,6 @@ from core.reading import (
     TimeQuality,
     Transport,
 )
-from tests.support.harness import wait_for
 
 SYNCED, DEVICE = TimeQuality.SYNCED, TimeQuality.DEVICE_CLOCK
 RECEIVE, UNKNOWN = TimeQuality.GATEWAY_RECEIVE, TimeQuality.UNKNOWN
@@ -317,25 +314,3 @@ def test_days_are_counted_once_as_the_clock_moves(seeded: CentralStore) -> None:
     # bp-2 on 2 December; gw-x: bp-9.
     assert added == 7
     assert queries.refresh() == 0  # nothing new is over
-
-
-async def test_finished_days_are_counted_in_the_background(seeded: CentralStore) -> None:
-    queries = QualityQueries(seeded.engine, lambda: CLOCKS["all sealed"])
-    task = asyncio.create_task(keep_counted(queries, every_s=0.05), name="quality-count")
-
-    async def counted() -> bool:
-        return await asyncio.to_thread(daily_rows, seeded) == 7
-
-    try:
-        await wait_for(counted, 30, "the finished days counted")
-        assert not task.done()
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    # Nothing left for a page view to count.
-    assert await asyncio.to_thread(queries.refresh) == 0
-
-
-def daily_rows(store: CentralStore) -> int:
-    with store.engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT count(*) FROM quality_daily")).scalar_one())

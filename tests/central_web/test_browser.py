@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from central.web.app import MENU
 from central.web.audit import Auditor
@@ -80,14 +80,6 @@ def central(postgres_db: str, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[
         yield f"http://127.0.0.1:{port}", postgres_db
     finally:
         assert proc.stop() == 0, proc.text()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 class Shots:

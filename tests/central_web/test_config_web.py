@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from central.config import parse_central_config
 from central.errors import CentralConfigError
+from central.referral_rules import Severity
+from central.referrals import ReferralBook
 from central.web.settings import WebSettings
+from central.wilayah import Wilayah
 
 
 def test_no_web_table_means_no_web_app() -> None:
@@ -40,6 +45,20 @@ def test_a_full_web_table() -> None:
     )
 
 
+def test_referral_due_days_are_set_by_severity() -> None:
+    config = parse_central_config(
+        {"web": {"listen": "127.0.0.1:8480", "referral_due_days_soon": 3}}
+    )
+    assert config.web is not None
+    days = config.web.referral_rules.due_days
+    assert (days[Severity.URGENT], days[Severity.SOON], days[Severity.ROUTINE]) == (0, 3, 30)
+    # And the worklist dates by them.
+    book = ReferralBook(
+        sa.create_engine("sqlite://"), lambda: 0.0, Wilayah(), config.web.referral_rules
+    )
+    assert book.due("2026-12-02T01:00:00Z", Severity.SOON) == date(2026, 12, 5)
+
+
 def test_defaults_with_listen_only() -> None:
     config = parse_central_config({"web": {"listen": "[::1]:8480"}})
     assert config.web == WebSettings(host="::1", port=8480)
@@ -57,6 +76,8 @@ def test_defaults_with_listen_only() -> None:
         ({"login_window_s": "15m"}, "web.login_window_s: expected a number"),
         # Checked with listen off too: a typo shows before the app is switched on.
         ({"listen": "", "login_lockout_s": -1}, "web.login_lockout_s: must be more than 0"),
+        ({"referral_due_days_soon": -1}, "web.referral_due_days_soon: must be between 0 and 365"),
+        ({"referral_due_days_urgent": "today"}, "web.referral_due_days_urgent: expected a whole"),
     ],
 )
 def test_mistakes_name_the_key(web: dict[str, Any], says: str) -> None:
@@ -80,6 +101,9 @@ def test_the_example_file_names_every_web_key() -> None:
         "login_window_s",
         "login_lockout_s",
         "wilayah_file",
+        "referral_due_days_urgent",
+        "referral_due_days_soon",
+        "referral_due_days_routine",
     }
     # Off as shipped (listen empty), and the rest of its values are accepted.
     assert parse_central_config({"web": raw["web"]}).web is None

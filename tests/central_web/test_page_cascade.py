@@ -15,7 +15,7 @@ from central.web.accounts import AccountStore
 from central.web.app import create_app
 from central.web.audit import Auditor
 from central.web.settings import WebSettings
-from tests.central.cascade_seed import WILAYAH, seed
+from tests.central.cascade_seed import WILAYAH, follow_up, seed
 
 from .helpers import EpochClock, add_staff, migrated, serve
 from .test_app import sign_in
@@ -62,8 +62,11 @@ def test_dinkes_drills_city_to_site(client: Client) -> None:
     assert number(html, "positive") == "4"
     assert number(html, "urgent") == "3"
     assert number(html, "target") == "target belum diisi"
-    assert number(html, "referred") == "belum tersedia"
-    assert number(html, "confirmed") == "belum tersedia"
+    # Referrals are filed but nobody was reached yet: counted, and none.
+    assert (number(html, "referred"), number(html, "came"), number(html, "confirmed")) == (
+        "0", "0", "0",
+    )  # fmt: skip
+    assert "Dirujuk: sudah dihubungi" in html  # the page says what is counted
     assert child_rows(html) == {
         "647101": ["5", "3", "2", "target belum diisi"],
         "647102": ["1", "1", "1", "0.2%"],
@@ -108,6 +111,30 @@ def test_a_puskesmas_user_sees_only_their_wilayah(client: Client) -> None:
     client.cookies.clear()
     sign_in(client, "citra")
     assert number(client.get(f"/cascade?{MONTH}").text, "screened") == "1"
+
+
+def follow_up_counts(html: str) -> tuple[str, str, str]:
+    return number(html, "referred"), number(html, "came"), number(html, "confirmed")
+
+
+def test_the_worklist_s_follow_up_closes_the_cascade(client: Client, tmp_path: Path) -> None:
+    # cascade_seed.FOLLOW_UPS: referred P1 P2 P4 P6, came P2 P4 P6, confirmed P2 P4.
+    follow_up(f"sqlite:///{tmp_path / 'central.db'}")
+    sign_in(client, "dina")
+    html = client.get(f"/cascade?{MONTH}").text
+    assert follow_up_counts(html) == ("4", "3", "2")
+    assert "Dirujuk: sudah dihubungi" in html  # what is counted, said on the page
+    assert follow_up_counts(client.get(f"/cascade?{MONTH}&kecamatan=647101").text) == (
+        "3", "2", "1",
+    )  # fmt: skip
+    assert follow_up_counts(client.get(f"/cascade?{MONTH}&kelurahan=6471011002").text) == (
+        "0", "0", "0",
+    )  # fmt: skip
+    english = client.get(f"/cascade?{MONTH}&lang=en").text
+    assert "Referred: reached and sent to the Puskesmas" in english
+    client.cookies.clear()
+    sign_in(client, "budi")  # wilayah A: Manggar's confirmed P4 is not theirs
+    assert follow_up_counts(client.get(f"/cascade?{MONTH}").text) == ("3", "2", "1")
 
 
 def test_bad_filters_are_refused(client: Client) -> None:

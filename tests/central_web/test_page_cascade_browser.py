@@ -1,8 +1,8 @@
 """/cascade in real Chromium (Debian) against the real `gempita central` on PostgreSQL, with
-the known screenings of tests/central/cascade_seed.py: a Dinkes user drills city ->
-kecamatan -> kelurahan -> site reading the numbers off the page; a Puskesmas user cannot open
-another wilayah's kecamatan. Screenshots (1280 and 360 px) under the test's tmp dir, paths
-printed."""
+the known screenings of tests/central/cascade_seed.py and their worked referrals: a Dinkes
+user drills city -> kecamatan -> kelurahan -> site reading the numbers off the page; a
+Puskesmas user cannot open another wilayah's kecamatan. Screenshots (1280 and 360 px) under
+the test's tmp dir, paths printed."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.central.cascade_seed import WILAYAH_TOML, seed
-from tests.support.mosquitto import Mosquitto, free_port
-from tests.support.processes import central_process
+from tests.central.cascade_seed import WILAYAH_TOML, follow_up, seed
+from tests.support.mosquitto import Mosquitto
 
-from .helpers import PASSWORD
-from .test_browser import ARGS, CHROMIUM, DESKTOP, PHONE, STAFF, Shots, gempita, sign_in
+from .test_browser import DESKTOP, PHONE, STAFF, Shots, sign_in
+from .web_process import central_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 
@@ -26,38 +25,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 def central(postgres_db: str, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
     """URL of a running central on a seeded PostgreSQL database, with the seed's wilayah."""
     seed(postgres_db)
-    password_file = tmp_path / "password"
-    password_file.write_text(PASSWORD + "\n", encoding="utf-8")
-    for name, options in STAFF[:2]:
-        made = gempita(
-            "central", "--db", postgres_db, "users", "add", name, *options,
-            "--password-file", str(password_file),
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
-    (tmp_path / "wilayah.toml").write_text(WILAYAH_TOML, encoding="utf-8")
-    config = tmp_path / "central.toml"
-    config.write_text('[web]\nwilayah_file = "wilayah.toml"\n', encoding="utf-8")
-    port = free_port()
-    proc = central_process(mosquitto.url, postgres_db, tmp_path / "central.log")
-    proc.args += ["--config", str(config), "--web-listen", f"127.0.0.1:{port}"]
-    proc.start()
-    try:
-        proc.wait_for_log(f"central: web app on http://127.0.0.1:{port}", timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert proc.stop() == 0, proc.text()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    follow_up(postgres_db)
+    with central_web(postgres_db, mosquitto.url, tmp_path, STAFF[:2], WILAYAH_TOML) as url:
+        yield url
 
 
 def summary(page: Page) -> dict[str, str]:
-    keys = ("screened", "positive", "urgent", "target", "coverage", "referred")
+    keys = ("screened", "positive", "urgent", "target", "coverage", "referred", "came", "confirmed")
     return {k: page.locator(f"#n-{k}").inner_text().strip() for k in keys}
 
 
@@ -81,7 +55,7 @@ def test_dinkes_drills_from_city_to_site(browser: Browser, central: str, tmp_pat
     assert page.locator("h1").inner_text() == "Cakupan skrining"
     assert summary(page) == {
         "screened": "7", "positive": "4", "urgent": "3", "target": "target belum diisi",
-        "coverage": "target belum diisi", "referred": "belum tersedia",
+        "coverage": "target belum diisi", "referred": "4", "came": "3", "confirmed": "2",
     }  # fmt: skip
     assert row(page, "647102") == ["1", "1", "1", "0.2%"]
     assert page.locator('svg[role="img"]').count() == 4
@@ -90,6 +64,7 @@ def test_dinkes_drills_from_city_to_site(browser: Browser, central: str, tmp_pat
     page.get_by_role("link", name="Balikpapan Selatan").click()
     page.wait_for_url("**kecamatan=647101")
     assert summary(page)["screened"] == "5"
+    assert summary(page)["confirmed"] == "1"  # Manggar's P4 is in the other kecamatan
     assert row(page, "6471011001") == ["3", "2", "2", "0.3%"]
     assert row(page, "6471011002") == ["2", "1", "0", "target belum diisi"]
     shots.take(page, "cascade-kecamatan-desktop")

@@ -10,16 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from central.store import CentralStore
 from tests.central.cascade_seed import WILAYAH_TOML
 from tests.central.test_quality import seed_quality
-from tests.support.mosquitto import Mosquitto, free_port
-from tests.support.processes import central_process
+from tests.support.mosquitto import Mosquitto
 
-from .helpers import PASSWORD
-from .test_browser import ARGS, CHROMIUM, DESKTOP, PHONE, STAFF, Shots, gempita, sign_in
+from .test_browser import DESKTOP, PHONE, STAFF, Shots, sign_in
+from .web_process import central_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 MONTH = "period=month&date=2026-12-02"
@@ -33,34 +32,8 @@ def central(postgres_db: str, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[
         seed_quality(store)
     finally:
         store.close()
-    password_file = tmp_path / "password"
-    password_file.write_text(PASSWORD + "\n", encoding="utf-8")
-    for name, options in STAFF[:2]:
-        made = gempita(
-            "central", "--db", postgres_db, "users", "add", name, *options,
-            "--password-file", str(password_file),
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
-    (tmp_path / "wilayah.toml").write_text(WILAYAH_TOML, encoding="utf-8")
-    config = tmp_path / "central.toml"
-    config.write_text('[web]\nwilayah_file = "wilayah.toml"\n', encoding="utf-8")
-    port = free_port()
-    proc = central_process(mosquitto.url, postgres_db, tmp_path / "central.log")
-    proc.args += ["--config", str(config), "--web-listen", f"127.0.0.1:{port}"]
-    proc.start()
-    try:
-        proc.wait_for_log(f"central: web app on http://127.0.0.1:{port}", timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert proc.stop() == 0, proc.text()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    with central_web(postgres_db, mosquitto.url, tmp_path, STAFF[:2], WILAYAH_TOML) as url:
+        yield url
 
 
 def cells(page: Page, selector: str) -> list[str]:

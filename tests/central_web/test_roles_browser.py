@@ -544,6 +544,12 @@ def test_puskesmas_works_a_referral_to_confirmed_and_dinkes_audits_it(world: Wor
     assert "Ditelepon, datang Senin" in notes and "Hipertensi dikonfirmasi dokter" in notes
     assert world.status_of("sari") == "confirmed"
 
+    # The loop closed end to end: the cascade now counts sari referred, came and confirmed
+    # (her wilayah's other referrals are still new: not referred).
+    open_cascade(world, page, "budi-confirmed")
+    followed = [page.locator(f"#n-{k}").inner_text() for k in ("referred", "came", "confirmed")]
+    assert followed == ["1", "1", "1"]
+
     # The CSV without NIK through the download link; the one with NIK only by its POST.
     page.goto(f"{world.url}/worklist")
     rows = download_csv(world, page, "budi")

@@ -31,9 +31,22 @@ def _central_pages_are_up(port: int, db: Path) -> None:
         assert answer.status_code == 303, answer.text
         home = client.get("/")
         assert home.status_code == 200 and "dinkes01" in home.text
+        # The seeded history gives the programme's pages something to show.
+        cascade = client.get("/cascade", params={"period": "year"})
+        assert cascade.status_code == 200
+        worklist = client.get("/worklist")
+        assert worklist.status_code == 200 and 'href="/worklist/' in worklist.text
+        fleet = client.get("/fleet")
+        assert "gw-kit-klandasan" in fleet.text
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT gateway_id, state FROM fleet_gateways").fetchall()
+        (history,) = conn.execute(
+            "SELECT count(*) FROM readings WHERE gateway_id LIKE 'gw-kios-%' OR "
+            "gateway_id LIKE 'gw-kit-%'"
+        ).fetchone()
     assert ("gw-demo", "online") in rows
+    assert ("gw-kit-klandasan", "offline") in rows  # away for days, its Last Will kept
+    assert history > 1000
 
 
 def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -61,4 +74,3 @@ def test_demo_shows_readings_stored_by_central_and_stops_on_ctrl_c(tmp_path: Pat
         assert status["outbox"]["confirmed"] >= 8
         _central_pages_are_up(demo.central_port, demo.state / "central.db")
     # Leaving: Ctrl-C, exit 0, no traceback (tests/support/demo.py).
-

@@ -59,14 +59,28 @@ class Demo:
 
     def measure(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "demo", "measure",
-             "--state-dir", str(self.state), *argv],
-            cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "demo",
+                "measure",
+                "--state-dir",
+                str(self.state),
+                *argv,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
 
     def central_payloads(self) -> list[dict[str, Any]]:
         with sqlite3.connect(self.state / "central.db") as db:
-            rows = db.execute("SELECT payload FROM readings").fetchall()
+            # The live gateway's only: the demo's seeded history comes from others.
+            query = "SELECT payload FROM readings WHERE gateway_id = 'gw-demo'"
+            rows = db.execute(query).fetchall()
         return [json.loads(payload) for (payload,) in rows]
 
     def central_values(self) -> list[dict[str, Any]]:
@@ -87,18 +101,30 @@ def running_demo(tmp_path: Path, *args: str) -> Iterator[Demo]:
     port, central_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "gateway.cli", "demo",
-            "--state-dir", str(state), "--kiosk-port", str(port),
-            "--central-port", str(central_port), *args,
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "demo",
+            "--state-dir",
+            str(state),
+            "--kiosk-port",
+            str(port),
+            "--central-port",
+            str(central_port),
+            *args,
         ],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,  # so a failed test can stop the demo's mosquitto too
     )
     assert proc.stdout is not None
     running = Demo(proc, state, port, central_port)
     # A reader thread and a queue: a bare readline() would block past any deadline.
-    reader = threading.Thread(target=_pump, args=(proc.stdout, running.lines), daemon=True,
-                              name="demo-stdout")
+    reader = threading.Thread(
+        target=_pump, args=(proc.stdout, running.lines), daemon=True, name="demo-stdout"
+    )
     reader.start()
     try:
         yield running

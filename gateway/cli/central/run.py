@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
     from sqlalchemy.engine import Engine
 
+    from central.background import Job
     from central.config import CentralConfig
     from central.metrics import MetricsHandle
     from central.service import CentralService
@@ -145,10 +146,10 @@ async def _run_all(
             web.add_done_callback(_web_stopped)
             # Stopped after the group: a page being answered finishes.
             stack.push_async_callback(_stop, web)
-            from central.quality import QualityQueries, keep_counted
+            from central.background import keep_fresh
 
             counting = asyncio.create_task(
-                keep_counted(QualityQueries(store.engine)), name="central-quality-count"
+                keep_fresh(_page_jobs(store, config.web)), name="central-pages-fresh"
             )
             counting.add_done_callback(_counting_stopped)
             stack.push_async_callback(_stop, counting)
@@ -180,10 +181,26 @@ def _web_stopped(task: asyncio.Task[None]) -> None:
         _LOGGER.error("central: the web app stopped: %s", type(task.exception()).__name__)
 
 
+def _page_jobs(store: CentralStore, web: WebSettings) -> list[Job]:
+    """The pages' refreshes, run in the background (central/background.py)."""
+    import functools
+
+    from central.cascade import refresh_facts
+    from central.quality import QualityQueries
+    from central.referrals import ReferralBook
+
+    book = ReferralBook(store.engine, time.time, web.wilayah, web.referral_rules)
+    return [
+        ("cascade facts", functools.partial(refresh_facts, store.engine)),
+        ("referrals", book.refresh),
+        ("quality days", QualityQueries(store.engine).refresh),
+    ]
+
+
 def _counting_stopped(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        # The pages still count on demand, only slower.
-        _LOGGER.error("central: background quality counting stopped: %r", task.exception())
+        # The pages still refresh on demand, only slower.
+        _LOGGER.error("central: the pages' background refresh stopped: %r", task.exception())
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
