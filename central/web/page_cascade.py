@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 from central import cascade_cache
 from central.cascade import (
     DEFAULT_ZONE,
-    CascadeQueries,
     Level,
     Period,
     resolve_place,
@@ -55,7 +54,6 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
         place = resolve_place(wilayah, visible, kecamatan=kecamatan, kelurahan=kelurahan, site=site)
         if place is None:
             raise HTTPException(status_code=404)
-        queries = CascadeQueries(web.engine, wilayah)
         result = cascade_cache.cascade(
             web.engine, wilayah, window(period, day), place, whole_city=principal.whole_city
         )
