@@ -46,6 +46,9 @@ ALARM_RULES = (
 POLL_MS = 2000
 
 
+PAGE_ROWS = 100
+
+
 def ago_text(seconds: float | None, lang: str) -> str:
     """A short "how long ago / how old" in the user's language; "—" for nothing."""
     if seconds is None:
@@ -111,6 +114,7 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
         state: str,
         kind: str,
         alarm: str,
+        page: int,
     ) -> dict[str, Any]:
         lang = getattr(request.state, "lang", "id")
         key = SortKey(sort) if sort in {k.value for k in SortKey} else SortKey.NAME
@@ -137,9 +141,16 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
             flip = "1" if column == key.value and not descending else ""
             return "/fleet?" + urlencode({**query, "sort": column, "desc": flip})
 
+        # A city's 500 gateways in one table are ~400 KB; the summary still counts them all.
+        pages = max(1, -(-len(rows) // PAGE_ROWS))
+        page = min(max(page, 1), pages)
         here = {**query, "sort": key.value, "desc": "1" if descending else ""}
         return {
-            "rows": rows,
+            "rows": rows[(page - 1) * PAGE_ROWS : page * PAGE_ROWS],
+            "total": len(rows),
+            "page": page,
+            "pages": pages,
+            "page_link": lambda n: "/fleet?" + urlencode({**here, "page": n}),
             "now": now,
             "online": sum(r.state == "online" for r in rows),
             "offline": sum(r.state == "offline" for r in rows),
@@ -152,7 +163,7 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
             "states": STATES,
             "kinds": KINDS,
             "alarm_rules": ALARM_RULES,
-            "self_query": urlencode(here),
+            "self_query": urlencode({**here, "page": page}),
             "poll_ms": POLL_MS,
             **helpers(lang, now),
         }
@@ -166,8 +177,9 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
         state: Annotated[str, Query(max_length=10)] = "",
         kind: Annotated[str, Query(max_length=10)] = "",
         alarm: Annotated[str, Query(max_length=30)] = "",
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     ) -> Response:
-        context = listing(request, principal, sort, desc, state, kind, alarm)
+        context = listing(request, principal, sort, desc, state, kind, alarm, page)
         return render(request, "fleet.html", **context)
 
     @app.get("/fleet/-/rows", response_class=HTMLResponse)
@@ -179,8 +191,9 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
         state: Annotated[str, Query(max_length=10)] = "",
         kind: Annotated[str, Query(max_length=10)] = "",
         alarm: Annotated[str, Query(max_length=30)] = "",
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     ) -> Response:
-        context = listing(request, principal, sort, desc, state, kind, alarm)
+        context = listing(request, principal, sort, desc, state, kind, alarm, page)
         return render(request, "fleet_rows.html", **context)
 
     @app.get("/fleet/{gateway_id}", response_class=HTMLResponse)

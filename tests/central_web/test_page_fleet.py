@@ -331,3 +331,27 @@ def test_a_device_without_assurance_is_not_judged() -> None:
     payload = status("gw-x", 1.0, devices=[_device("glu", assurance=None)])
     (device,) = parse_status(topic("gw-x"), payload).devices
     assert device.assurance is None
+
+
+def test_a_city_s_fleet_comes_in_pages_and_the_summary_counts_them_all(world: World) -> None:
+    for n in range(205):  # with the world's five: 210 gateways
+        world.report(f"gw-x{n:03d}", site_id="kios-sepinggan", kind="kiosk")
+    sign_in(world.client, "dina")
+    first = world.client.get("/fleet", params={"sort": "name"}).text
+    assert len(gateways(first)) == 100
+    assert "210 gateway" in first and "Halaman 1 dari 3" in first
+    assert 'href="/fleet?state=&amp;kind=&amp;alarm=&amp;sort=name&amp;desc=&amp;page=2"' in first
+    last = world.client.get("/fleet", params={"sort": "name", "page": 3}).text
+    assert len(gateways(last)) == 10 and "Halaman 3 dari 3" in last
+    # Every gateway once across the pages, in name order.
+    pages = [first, world.client.get("/fleet", params={"sort": "name", "page": 2}).text, last]
+    names = [g for html in pages for g in gateways(html)]
+    assert names == sorted(names) and len(set(names)) == 210
+    # A page past the end shows the last; the poller asks for the page on screen.
+    assert gateways(world.client.get("/fleet", params={"page": 99}).text) == gateways(last)
+    rows = world.client.get("/fleet/-/rows", params={"sort": "name", "page": 2}).text
+    assert gateways(rows) == gateways(pages[1])
+    assert (
+        'data-src="/fleet/-/rows?state=&amp;kind=&amp;alarm=&amp;sort=name&amp;desc=&amp;page=3"'
+        in last
+    )
