@@ -108,13 +108,13 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
 
     def listing(
         request: Request,
-        principal: Principal,
-        sort: str,
-        desc: str,
-        state: str,
-        kind: str,
-        alarm: str,
-        page: int,
+        principal: Annotated[Principal, Depends(allowed)],
+        sort: Annotated[str, Query(max_length=20)] = "",
+        desc: Annotated[str, Query(max_length=1)] = "",
+        state: Annotated[str, Query(max_length=10)] = "",
+        kind: Annotated[str, Query(max_length=10)] = "",
+        alarm: Annotated[str, Query(max_length=30)] = "",
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     ) -> dict[str, Any]:
         lang = getattr(request.state, "lang", "id")
         key = SortKey(sort) if sort in {k.value for k in SortKey} else SortKey.NAME
@@ -168,32 +168,17 @@ def register(app: FastAPI, web: WebApp, render: Render) -> None:
             **helpers(lang, now),
         }
 
+    # The page and the fragment its poller fetches take the same query: `listing` reads it.
     @app.get("/fleet", response_class=HTMLResponse, name="nav_fleet")
     def fleet_page(
-        request: Request,
-        principal: Annotated[Principal, Depends(allowed)],
-        sort: Annotated[str, Query(max_length=20)] = "",
-        desc: Annotated[str, Query(max_length=1)] = "",
-        state: Annotated[str, Query(max_length=10)] = "",
-        kind: Annotated[str, Query(max_length=10)] = "",
-        alarm: Annotated[str, Query(max_length=30)] = "",
-        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        request: Request, context: Annotated[dict[str, Any], Depends(listing)]
     ) -> Response:
-        context = listing(request, principal, sort, desc, state, kind, alarm, page)
         return render(request, "fleet.html", **context)
 
     @app.get("/fleet/-/rows", response_class=HTMLResponse)
     def fleet_rows(
-        request: Request,
-        principal: Annotated[Principal, Depends(allowed)],
-        sort: Annotated[str, Query(max_length=20)] = "",
-        desc: Annotated[str, Query(max_length=1)] = "",
-        state: Annotated[str, Query(max_length=10)] = "",
-        kind: Annotated[str, Query(max_length=10)] = "",
-        alarm: Annotated[str, Query(max_length=30)] = "",
-        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        request: Request, context: Annotated[dict[str, Any], Depends(listing)]
     ) -> Response:
-        context = listing(request, principal, sort, desc, state, kind, alarm, page)
         return render(request, "fleet_rows.html", **context)
 
     @app.get("/fleet/{gateway_id}", response_class=HTMLResponse)
